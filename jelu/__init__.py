@@ -1,0 +1,16 @@
+"""jelu: ELU, SELU and CELU for JAX whose backward pass keeps only the output."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from jelu._activations import SELU_ALPHA as SELU_ALPHA
+from jelu._activations import SELU_SCALE as SELU_SCALE
+from jelu._activations import celu as celu
+from jelu._activations import elu as elu
+from jelu._activations import selu as selu
+
+try:
+  __version__ = version("jelu")
+except PackageNotFoundError:  # running from a source tree that is not installed
+  __version__ = "0.0.0"
+
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "celu", "elu", "selu"]

@@ -1,0 +1,262 @@
+"""ELU, SELU and CELU: one kernel with an output-saving custom VJP.
+
+All three are the same function of a static positive-branch ``scale``, a
+saturation magnitude ``a`` and a static flag ``celu``::
+
+    f(x) = scale * x                       for x > 0
+    f(x) = a * expm1(x / (a if celu else 1))   for x <= 0
+
+ELU is ``(scale=1, a=alpha)``, CELU is ``(scale=1, a=alpha, celu)`` and SELU is
+``(scale=lambda, a=lambda*alpha)`` with the product taken once in float64, so
+SELU's saturation value is rounded once rather than twice.
+
+The derivative is a function of the output alone (``scale`` where ``y > 0``,
+``y + a`` for ELU/SELU and ``y / a + 1`` for CELU elsewhere), so the backward
+pass keeps only ``y``. In a Dense -> activation -> Dense stack the next layer
+keeps ``y`` for its own weight gradient anyway, so the activation adds nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.custom_derivatives import SymbolicZero
+from jax.typing import ArrayLike
+
+from jelu._expm1 import expm1_neg
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+
+
+def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
+  # 16-bit inputs are computed in float32 and rounded once at the end.
+  return jnp.dtype(jnp.float32) if dtype in _SIXTEEN_BIT else dtype
+
+
+def _plain(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
+  """The primal, written as one `where` so XLA keeps no extra buffers."""
+  ct = _compute_dtype(x.dtype)
+  xc, ac = x.astype(ct), a.astype(ct)
+  t = jnp.minimum(xc, 0)
+  neg = ac * expm1_neg(t / ac if celu else t)
+  pos = xc if scale == 1.0 else scale * xc
+  # `>=` sends -0.0 to the linear branch, which keeps its sign; both branches
+  # are 0 there, and the backward rule, which reads y, takes the negative
+  # branch's slope at 0 regardless.
+  return jnp.where(xc >= 0, pos, neg).astype(x.dtype)
+
+
+def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """Sums `t` down to `shape`, undoing numpy broadcasting."""
+  lead = t.ndim - len(shape)
+  axes = tuple(range(lead)) + tuple(
+      lead + i for i, n in enumerate(shape) if n == 1 and t.shape[lead + i] != 1)
+  return jnp.sum(t, axis=axes).reshape(shape)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _f(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
+  return _plain(x, a, scale, celu)
+
+
+def _f_fwd(x, a, scale, celu):
+  y = _plain(x.value, a.value, scale, celu)
+  # x is kept only when `a` itself is differentiated (a learnable alpha): its
+  # gradient cannot be recovered from y where y saturates. Otherwise an empty
+  # array stands in its place. The residual pytree must not change with
+  # `perturbed` (jax's cached fwd trace reuses the last one's tree), so the
+  # flag travels in the stand-in's static size instead.
+  x_res = x.value if a.perturbed else jnp.empty((0,), x.value.dtype)
+  return y, (y, a.value, x_res)
+
+
+def _f_bwd(scale, celu, res, g):
+  y, a, x = res
+  if isinstance(g, SymbolicZero):
+    return None, None
+  ct = _compute_dtype(y.dtype)
+  yc, ac, gc = y.astype(ct), a.astype(ct), g.astype(ct)
+  slope = yc / ac + 1 if celu else yc + ac
+  dx = gc * jnp.where(yc > 0, scale, slope)
+  da = None
+  # An empty x means alpha is not differentiated (or x is empty, where the
+  # alpha gradient is zero anyway).
+  if x.size:
+    t = jnp.minimum(x.astype(ct), 0)
+    if celu:
+      # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
+      t = jnp.maximum(t / ac, jnp.finfo(ct).min)
+      e = expm1_neg(t)
+      dyda = e - t * (e + 1)
+    else:
+      dyda = expm1_neg(t)
+    da = _unbroadcast(gc * dyda, a.shape).astype(a.dtype)
+  return dx.astype(y.dtype), da
+
+
+_f.defvjp(_f_fwd, _f_bwd, symbolic_zeros=True)
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "celu"))
+def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool) -> jax.Array:
+  x, a = jnp.asarray(x), jnp.asarray(a)
+  dtype = jnp.result_type(x, a)
+  if not jnp.issubdtype(dtype, jnp.floating):
+    dtype = jnp.result_type(dtype, float)
+  if not jnp.issubdtype(a.dtype, jnp.floating):
+    a = a.astype(dtype)
+  return _f(x.astype(dtype), a, scale, celu)
+
+
+def _check_x(name: str, x: ArrayLike) -> None:
+  if isinstance(x, str) or not isinstance(
+      x, (jax.Array, np.ndarray, np.generic, numbers.Number)):
+    raise TypeError(
+        f"{name}: x must be an array or a scalar, got {type(x).__name__}.")
+  dtype = jnp.result_type(x)
+  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+          or jnp.issubdtype(dtype, jnp.bool_)):
+    raise TypeError(f"{name}: x must be real (float, integer or bool), got {dtype}.")
+
+
+def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
+  _check_x(f"{name} (alpha)", alpha)
+  x_shape, a_shape = np.shape(x), np.shape(alpha)
+  try:
+    out = np.broadcast_shapes(x_shape, a_shape)
+  except ValueError:
+    out = None
+  if out != x_shape:
+    raise ValueError(
+        f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
+  if isinstance(alpha, jax.core.Tracer):
+    return  # Traced values cannot be checked; see the module docs.
+  values = np.asarray(alpha)
+  bound = "> 0" if celu else ">= 0"
+  ok = np.isfinite(values) & (values > 0 if celu else values >= 0)
+  if not np.all(ok):
+    raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
+
+
+def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+  r"""Exponential linear unit, with a backward pass that keeps only its output.
+
+  .. math::
+    \mathrm{elu}(x) = \begin{cases}
+      x, & x > 0\\
+      \alpha \left(\exp(x) - 1\right), & x \le 0
+    \end{cases}
+
+  A drop-in for :func:`jax.nn.elu`: same values, output dtype and gradients
+  (the gradient at exactly 0 is :math:`\alpha`, the negative branch's).
+
+  Args:
+    x: input array (float, integer or bool; integers are promoted as jax.nn does).
+    alpha: scalar or array broadcastable to ``x`` (per-channel), finite and
+      ``>= 0``. Differentiable.
+
+  Returns:
+    An array of ``x``'s shape.
+
+  Raises:
+    TypeError: for complex or non-array ``x`` or ``alpha``.
+    ValueError: for a concrete ``alpha`` that is negative, NaN or infinite, or
+      that does not broadcast to ``x``.
+
+  Example:
+    >>> import jax.numpy as jnp, jelu
+    >>> jelu.elu(jnp.array([-1.0, 0.0, 2.0]))
+    Array([-0.63212055,  0.        ,  2.        ], dtype=float32)
+
+  References:
+    Clevert, Unterthiner and Hochreiter, "Fast and Accurate Deep Network
+    Learning by Exponential Linear Units (ELUs)", ICLR 2016.
+    https://arxiv.org/abs/1511.07289
+
+  See also:
+    :func:`selu`, :func:`celu`
+  """
+  _check_x("elu", x)
+  _check_alpha("elu", x, alpha, celu=False)
+  return _activation(x, alpha, scale=1.0, celu=False)
+
+
+def selu(x: ArrayLike) -> jax.Array:
+  r"""Scaled exponential linear unit, with a backward pass that keeps only its output.
+
+  .. math::
+    \mathrm{selu}(x) = \lambda \begin{cases}
+      x, & x > 0\\
+      \alpha e^x - \alpha, & x \le 0
+    \end{cases}
+
+  where :math:`\lambda = 1.0507009873554804934193349852946` and
+  :math:`\alpha = 1.6732632423543772848170429916717`. The gradient at exactly
+  0 is :math:`\lambda\alpha`, as in :func:`jax.nn.selu`.
+
+  Args:
+    x: input array (float, integer or bool).
+
+  Returns:
+    An array of ``x``'s shape.
+
+  Example:
+    >>> import jax.numpy as jnp, jelu
+    >>> jelu.selu(jnp.array([-1.0, 0.0, 2.0]))
+    Array([-1.1113307,  0.       ,  2.101402 ], dtype=float32)
+
+  References:
+    Klambauer, Unterthiner, Mayr and Hochreiter, "Self-Normalizing Neural
+    Networks", NeurIPS 2017. https://arxiv.org/abs/1706.02515
+
+  See also:
+    :func:`elu`, :func:`jelu.alpha_dropout`
+  """
+  _check_x("selu", x)
+  return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False)
+
+
+def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+  r"""Continuously-differentiable ELU, with a backward pass that keeps only its output.
+
+  .. math::
+    \mathrm{celu}(x) = \begin{cases}
+      x, & x > 0\\
+      \alpha \left(\exp(\frac{x}{\alpha}) - 1\right), & x \le 0
+    \end{cases}
+
+  Args:
+    x: input array (float, integer or bool).
+    alpha: scalar or array broadcastable to ``x``, finite and ``> 0``.
+      Differentiable.
+
+  Returns:
+    An array of ``x``'s shape.
+
+  Raises:
+    TypeError: for complex or non-array ``x`` or ``alpha``.
+    ValueError: for a concrete ``alpha`` that is zero, negative, NaN or
+      infinite, or that does not broadcast to ``x``.
+
+  Example:
+    >>> import jax.numpy as jnp, jelu
+    >>> jelu.celu(jnp.array([-1.0, 0.0, 2.0]), alpha=2.0)
+    Array([-0.78693867,  0.        ,  2.        ], dtype=float32)
+
+  References:
+    Barron, "Continuously Differentiable Exponential Linear Units", 2017.
+    https://arxiv.org/abs/1704.07483
+
+  See also:
+    :func:`elu`
+  """
+  _check_x("celu", x)
+  _check_alpha("celu", x, alpha, celu=True)
+  return _activation(x, alpha, scale=1.0, celu=True)

@@ -1,0 +1,59 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jelu
+
+# The three activations as (jelu function, jax.nn function), called with alpha
+# where they take one. SELU's alpha is fixed, so callers pass None.
+ACTIVATIONS = {
+    "elu": (jelu.elu, jax.nn.elu),
+    "selu": (lambda x, alpha=None: jelu.selu(x), lambda x, alpha=None: jax.nn.selu(x)),
+    "celu": (jelu.celu, jax.nn.celu),
+}
+
+# A grid over both branches: log-spaced tails, a dense middle, 0 itself.
+GRID = np.concatenate([
+    -np.logspace(-8, 2, 60), np.linspace(-6, 6, 121), np.logspace(-8, 2, 60), [0.0],
+]).astype(np.float32)
+
+
+@pytest.fixture(params=sorted(ACTIVATIONS))
+def name(request):
+  return request.param
+
+
+# (name, alpha) pairs: SELU's alpha is fixed, so it takes None.
+CASES = [("selu", None)] + [(n, a) for n in ("elu", "celu") for a in (0.5, 1.0, 2.0)]
+
+
+@pytest.fixture(params=CASES, ids=[f"{n}-{a}" for n, a in CASES])
+def case(request):
+  return request.param
+
+
+def call(name, x, alpha=None):
+  f = ACTIVATIONS[name][0]
+  return f(x) if alpha is None else f(x, alpha)
+
+
+def call_jax_nn(name, x, alpha=None):
+  f = ACTIVATIONS[name][1]
+  return f(x) if alpha is None else f(x, alpha)
+
+
+def f32_ulps(actual, expected):
+  """Error in float32 ulps of the float64 reference."""
+  expected = np.asarray(expected, np.float64)
+  spacing = np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64)
+  return np.abs(np.asarray(actual, np.float64) - expected) / spacing
+
+
+@pytest.fixture
+def x64():
+  with jax.enable_x64(True):
+    yield
+
+
+__all__ = ["ACTIVATIONS", "CASES", "GRID", "call", "call_jax_nn", "f32_ulps", "jnp"]

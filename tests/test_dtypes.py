@@ -1,0 +1,67 @@
+"""Output dtypes follow jax.nn; 16-bit inputs are computed in float32 and rounded once."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reference as ref
+from conftest import call, call_jax_nn
+
+INPUT_DTYPES = [jnp.float32, jnp.float16, jnp.bfloat16, jnp.int8, jnp.int32, jnp.uint8, jnp.bool_]
+ALPHAS = {
+    "python float": 1.5,
+    "python int": 2,
+    "float32 array": np.float32(1.5),
+    "bfloat16 array": jnp.bfloat16(1.5),
+}
+
+
+@pytest.mark.parametrize("dtype", INPUT_DTYPES, ids=lambda d: jnp.dtype(d).name)
+def test_output_dtype_matches_jax_nn(name, dtype):
+  x = jnp.asarray([-2, 0, 3]).astype(dtype)
+  assert call(name, x).dtype == call_jax_nn(name, x).dtype
+
+
+@pytest.mark.parametrize("dtype", INPUT_DTYPES, ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("alpha", sorted(ALPHAS))
+def test_output_dtype_with_alpha_matches_jax_nn(dtype, alpha):
+  x = jnp.asarray([-2, 0, 3]).astype(dtype)
+  a = jnp.asarray(ALPHAS[alpha]) if "array" in alpha else ALPHAS[alpha]
+  for name in ("elu", "celu"):
+    assert call(name, x, a).dtype == call_jax_nn(name, x, a).dtype, name
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32, jnp.int32, jnp.bool_])
+def test_output_dtype_under_x64_matches_jax_nn(x64, name, dtype):
+  x = jnp.asarray([-2, 0, 3]).astype(dtype)
+  assert call(name, x).dtype == call_jax_nn(name, x).dtype
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_python_float_alpha_keeps_16_bit_output(dtype):
+  x = jnp.asarray([-1.0, 1.0], dtype)
+  for name in ("elu", "celu"):
+    assert call(name, x, 0.7).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_16_bit_values_are_the_float64_value_rounded_once(name, dtype):
+  x = jnp.asarray(np.linspace(-8, 2, 2001), dtype)
+  expected = {"elu": ref.elu, "selu": ref.selu, "celu": ref.celu}[name](np.asarray(x, np.float64))
+  rounded_once = np.asarray(jnp.asarray(expected, jnp.float32).astype(dtype), np.float64)
+  np.testing.assert_array_equal(np.asarray(call(name, x), np.float64), rounded_once)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])
+def test_gradient_dtype_is_the_input_dtype(name, dtype):
+  x = jnp.asarray([-1.0, 0.5], dtype)
+  g = jax.grad(lambda v: call(name, v).astype(jnp.float32).sum())(x)
+  assert g.dtype == dtype
+
+
+def test_alpha_gradient_dtype_is_alphas():
+  x = jnp.asarray([-1.0, 0.5], jnp.bfloat16)
+  a = jnp.asarray(1.5, jnp.float32)
+  g = jax.grad(lambda a: call("elu", x, a).sum())(a)
+  assert g.dtype == jnp.float32

@@ -1,0 +1,65 @@
+"""Bad input raises a clear error before tracing."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jelu
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.selu, jelu.celu])
+@pytest.mark.parametrize("bad", ["1.0", [1.0, 2.0], None, {"x": 1}])
+def test_non_arrays_raise_type_error(f, bad):
+  with pytest.raises(TypeError, match="x must be an array or a scalar"):
+    f(bad)
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.selu, jelu.celu])
+def test_complex_input_raises_type_error(f):
+  with pytest.raises(TypeError, match="must be real"):
+    f(jnp.ones(3, jnp.complex64))
+  with pytest.raises(TypeError, match="must be real"):
+    f(1j)
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.celu])
+@pytest.mark.parametrize("alpha", [-1.0, np.nan, np.inf, -np.inf, np.array([1.0, -0.5])])
+def test_bad_alpha_values_raise_value_error(f, alpha):
+  with pytest.raises(ValueError, match="alpha must be finite"):
+    f(jnp.ones(2), alpha)
+
+
+def test_celu_alpha_zero_raises_but_elu_alpha_zero_is_relu():
+  with pytest.raises(ValueError, match="> 0"):
+    jelu.celu(jnp.ones(2), 0.0)
+  np.testing.assert_array_equal(jelu.elu(jnp.asarray([-2.0, 3.0]), 0.0), [0.0, 3.0])
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.celu])
+def test_complex_or_string_alpha_raises_type_error(f):
+  with pytest.raises(TypeError):
+    f(jnp.ones(2), 1.0 + 1j)
+  with pytest.raises(TypeError):
+    f(jnp.ones(2), "1.0")
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.celu])
+def test_alpha_that_does_not_broadcast_to_x_names_both_shapes(f):
+  with pytest.raises(ValueError, match=r"alpha of shape \(4,\).*x of shape \(2, 3\)"):
+    f(jnp.ones((2, 3)), jnp.ones(4))
+  # Broadcasting that would grow x is refused too: the activation is elementwise in x.
+  with pytest.raises(ValueError, match=r"alpha of shape \(2, 3\).*x of shape \(3,\)"):
+    f(jnp.ones(3), jnp.ones((2, 3)))
+
+
+def test_concrete_alpha_is_checked_inside_jit():
+  # x is traced here, alpha is a concrete python float: jelu still checks it.
+  with pytest.raises(ValueError, match="alpha must be finite"):
+    jax.jit(lambda x: jelu.elu(x, -1.0))(jnp.ones(2))
+
+
+def test_traced_alpha_is_not_checked():
+  # A traced alpha cannot be inspected: a negative one goes through unchecked.
+  y = jax.jit(lambda a: jelu.elu(jnp.asarray([-1.0]), a))(-1.0)
+  np.testing.assert_allclose(y, [-np.expm1(-1.0)], rtol=1e-6)

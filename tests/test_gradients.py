@@ -1,0 +1,124 @@
+"""Gradients in x and alpha against analytic float64 derivatives and jax.nn."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import jelu
+
+import reference as ref
+from conftest import GRID, call, call_jax_nn
+
+DERIVS = {"elu": ref.d_elu, "selu": lambda x, a=None: ref.d_selu(x), "celu": ref.d_celu}
+
+
+def elementwise_grad(f):
+  return jax.vmap(jax.grad(f))
+
+
+def test_grad_matches_analytic_derivative(case):
+  name, alpha = case
+  g = elementwise_grad(lambda v: call(name, v, alpha))(jnp.asarray(GRID))
+  expected = DERIVS[name](GRID, 1.0 if alpha is None else alpha)
+  # The slope comes from the float32 output, so its absolute error is about
+  # an ulp of alpha (see the module docs).
+  np.testing.assert_allclose(g, expected, rtol=2e-7, atol=4e-7)
+
+
+def test_grad_agrees_with_jax_nn(case):
+  name, alpha = case
+  x = jnp.asarray(GRID)
+  np.testing.assert_allclose(
+      elementwise_grad(lambda v: call(name, v, alpha))(x),
+      elementwise_grad(lambda v: call_jax_nn(name, v, alpha))(x), rtol=1e-6, atol=4e-7)
+
+
+def test_grad_at_exactly_zero_is_the_negative_branch_slope():
+  assert jax.grad(jelu.elu)(0.0) == 1.0
+  assert jax.grad(jelu.elu)(0.0, 2.5) == 2.5
+  assert jax.grad(jelu.selu)(0.0) == np.float32(ref.SELU_SCALE * ref.SELU_ALPHA)
+  assert jax.grad(jelu.celu)(0.0, 3.0) == 1.0
+  assert jax.grad(jelu.elu)(-0.0, 2.5) == 2.5
+
+
+def test_grad_at_zero_matches_jax_nn(case):
+  name, alpha = case
+  ours = jax.grad(lambda v: call(name, v, alpha))(0.0)
+  theirs = jax.grad(lambda v: call_jax_nn(name, v, alpha))(0.0)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-7)
+
+
+def test_grad_at_extremes_is_finite_and_right(case):
+  name, alpha = case
+  x = jnp.asarray([-jnp.inf, -1e30, -1e4, -1e-30, 1e-30, 1e4, 1e30, jnp.inf], jnp.float32)
+  g = elementwise_grad(lambda v: call(name, v, alpha))(x)
+  assert np.all(np.isfinite(g))
+  expected = DERIVS[name](np.asarray(x), 1.0 if alpha is None else alpha)
+  np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_grad_of_nan_is_nan(name):
+  g = elementwise_grad(lambda v: call(name, v))(jnp.asarray([jnp.nan, -1.0, 1.0]))
+  np.testing.assert_array_equal(np.isnan(g), [True, False, False])
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1.0, 2.5])
+def test_alpha_grad_scalar_matches_analytic_and_jax_nn(alpha):
+  x = jnp.asarray(GRID)
+  for f, f_nn, da in ((jelu.elu, jax.nn.elu, ref.da_elu), (jelu.celu, jax.nn.celu, ref.da_celu)):
+    ours = jax.grad(lambda a, f=f: f(x, a).sum())(alpha)
+    theirs = jax.grad(lambda a, f_nn=f_nn: f_nn(x, a).sum())(alpha)
+    expected = da(GRID, alpha).sum()
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_alpha_grad_per_channel_matches_analytic_and_jax_nn():
+  x = jnp.asarray(np.linspace(-5, 2, 60, dtype=np.float32).reshape(20, 3))
+  alpha = jnp.asarray([0.5, 1.0, 2.0])
+  w = jnp.asarray(np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32))
+  for f, f_nn, da in ((jelu.elu, jax.nn.elu, ref.da_elu), (jelu.celu, jax.nn.celu, ref.da_celu)):
+    ours = jax.grad(lambda a, f=f: (w * f(x, a)).sum())(alpha)
+    theirs = jax.grad(lambda a, f_nn=f_nn: (w * f_nn(x, a)).sum())(alpha)
+    expected = (np.asarray(w, np.float64) * da(x, np.asarray(alpha))).sum(axis=0)
+    assert ours.shape == (3,)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_alpha_grad_at_minus_infinity_is_finite():
+  x = jnp.asarray([-jnp.inf, -1.0], jnp.float32)
+  np.testing.assert_allclose(jax.grad(lambda a: jelu.elu(x, a).sum())(2.0),
+                             ref.da_elu(np.asarray(x), 2.0).sum(), rtol=1e-6)
+  np.testing.assert_allclose(jax.grad(lambda a: jelu.celu(x, a).sum())(2.0),
+                             ref.da_celu(np.asarray(x), 2.0).sum(), rtol=1e-6)
+
+
+def test_x_and_alpha_grads_together():
+  x = jnp.asarray([-2.0, -0.5, 1.5])
+  gx, ga = jax.grad(lambda v, a: jelu.celu(v, a).sum(), argnums=(0, 1))(x, 1.5)
+  np.testing.assert_allclose(gx, ref.d_celu(np.asarray(x), 1.5), rtol=1e-6)
+  np.testing.assert_allclose(ga, ref.da_celu(np.asarray(x), 1.5).sum(), rtol=1e-6)
+
+
+def test_second_derivative_matches_analytic():
+  x = jnp.asarray(np.r_[np.linspace(-6, -0.1, 30), np.linspace(0.1, 3, 10)].astype(np.float32))
+  dd = jax.vmap(jax.grad(jax.grad(jelu.elu)))(x, jnp.full_like(x, 1.5))
+  np.testing.assert_allclose(dd, ref.dd_elu(np.asarray(x), 1.5), rtol=1e-5, atol=1e-6)
+  dd = jax.vmap(jax.grad(jax.grad(jelu.celu)))(x, jnp.full_like(x, 0.7))
+  np.testing.assert_allclose(dd, ref.dd_celu(np.asarray(x), 0.7), rtol=1e-5, atol=1e-6)
+  dd = jax.vmap(jax.grad(jax.grad(jelu.selu)))(x)
+  np.testing.assert_allclose(dd, ref.SELU_SCALE * ref.dd_elu(np.asarray(x), ref.SELU_ALPHA),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_check_grads_reverse_mode_to_second_order(x64, case):
+  name, alpha = case
+  # Points away from 0, where the function is smooth to second order.
+  x = jnp.asarray([-3.0, -0.7, -0.05, 0.2, 1.3])
+  if alpha is None:
+    check_grads(lambda v: call(name, v), (x,), order=2, modes=["rev"])
+  else:
+    check_grads(lambda v, a: call(name, v, a), (x, alpha), order=2, modes=["rev"])

@@ -1,0 +1,89 @@
+"""Forward values against float64 numpy, jax.nn, and pinned special points."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jelu
+
+import reference as ref
+from conftest import GRID, call, call_jax_nn, f32_ulps
+
+REFS = {"elu": ref.elu, "selu": lambda x, a=None: ref.selu(x), "celu": ref.celu}
+
+
+def test_values_match_float64_reference_within_two_ulp(case):
+  name, alpha = case
+  y = call(name, jnp.asarray(GRID), alpha)
+  expected = REFS[name](GRID, 1.0 if alpha is None else alpha)
+  assert f32_ulps(y, expected).max() <= 2.0
+
+
+def test_values_agree_with_jax_nn(case):
+  name, alpha = case
+  x = jnp.asarray(GRID)
+  np.testing.assert_allclose(call(name, x, alpha), call_jax_nn(name, x, alpha),
+                             rtol=1e-6, atol=1e-7)
+
+
+def test_positive_branch_is_scaled_identity():
+  x = jnp.asarray([1e-30, 1e-3, 1.0, 3.5, 1e30], jnp.float32)
+  np.testing.assert_array_equal(jelu.elu(x, 2.0), x)
+  np.testing.assert_array_equal(jelu.celu(x, 0.5), x)
+  np.testing.assert_array_equal(jelu.selu(x), np.float32(ref.SELU_SCALE) * np.asarray(x))
+
+
+def test_special_points_are_pinned():
+  x = jnp.asarray([-jnp.inf, -1e30, -1e4, -0.0, 0.0, 1e4, 1e30, jnp.inf], jnp.float32)
+  s, sa = np.float32(ref.SELU_SCALE), np.float32(ref.SELU_SCALE * ref.SELU_ALPHA)
+  big = np.float32([1e4, 1e30, np.inf])
+  np.testing.assert_array_equal(jelu.elu(x, 2.0), np.r_[-2, -2, -2, 0, 0, big])
+  np.testing.assert_array_equal(jelu.celu(x, 0.5), np.r_[-0.5, -0.5, -0.5, 0, 0, big])
+  np.testing.assert_array_equal(jelu.selu(x), np.r_[-sa, -sa, -sa, 0, 0, s * big])
+
+
+def test_negative_zero_keeps_its_sign():
+  for f in (jelu.elu, jelu.selu, jelu.celu):
+    y = f(jnp.float32(-0.0))
+    assert y == 0 and np.signbit(y), f.__name__
+
+
+def test_nan_propagates(name):
+  y = call(name, jnp.asarray([jnp.nan, -1.0, jnp.nan, 1.0]))
+  np.testing.assert_array_equal(np.isnan(y), [True, False, True, False])
+
+
+def test_per_channel_alpha_matches_reference():
+  x = jnp.asarray(np.linspace(-4, 2, 24, dtype=np.float32).reshape(8, 3))
+  alpha = np.array([0.25, 1.0, 3.0], np.float32)
+  np.testing.assert_allclose(jelu.elu(x, alpha), ref.elu(x, alpha), rtol=2e-7, atol=1e-7)
+  np.testing.assert_allclose(jelu.celu(x, alpha), ref.celu(x, alpha), rtol=3e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3, 0, 2), (2, 3, 4)])
+def test_shapes_are_preserved(name, shape):
+  x = jnp.full(shape, -0.5, jnp.float32)
+  y = call(name, x)
+  assert y.shape == shape
+  np.testing.assert_allclose(y, REFS[name](np.asarray(x)), rtol=2e-7)
+
+
+def test_numpy_arrays_and_python_scalars_are_accepted(name):
+  for x in (np.array([-1.0, 2.0]), -1.0, 2, np.float32(-3.0), True):
+    np.testing.assert_allclose(call(name, x), REFS[name](x), rtol=3e-7)
+
+
+def test_float64_values_under_x64(x64, case):
+  name, alpha = case
+  x = jnp.asarray(np.linspace(-20, 5, 501))
+  assert x.dtype == jnp.float64
+  y = call(name, x, alpha)
+  assert y.dtype == jnp.float64
+  expected = REFS[name](np.asarray(x), 1.0 if alpha is None else alpha)
+  np.testing.assert_allclose(y, expected, rtol=1e-14, atol=1e-300)
+
+
+def test_jit_and_eager_agree_bit_for_bit(name):
+  x = jnp.asarray(GRID)
+  np.testing.assert_array_equal(jax.jit(lambda v: call(name, v))(x), call(name, x))
