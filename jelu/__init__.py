@@ -7,10 +7,11 @@ from jelu._activations import SELU_SCALE as SELU_SCALE
 from jelu._activations import celu as celu
 from jelu._activations import elu as elu
 from jelu._activations import selu as selu
+from jelu._dropout import alpha_dropout as alpha_dropout
 
 try:
   __version__ = version("jelu")
 except PackageNotFoundError:  # running from a source tree that is not installed
   __version__ = "0.0.0"
 
-__all__ = ["SELU_ALPHA", "SELU_SCALE", "celu", "elu", "selu"]
+__all__ = ["SELU_ALPHA", "SELU_SCALE", "alpha_dropout", "celu", "elu", "selu"]

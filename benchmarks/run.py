@@ -1,0 +1,266 @@
+"""jelu against jax.nn, relu and torch: train-step memory and time, elementwise throughput.
+
+Prints tables, writes ``benchmarks/results.json`` and refreshes the generated part of
+``benchmarks/RESULTS.md`` (between the ``results`` markers; the analysis around it is
+kept). Asserts nothing about time.
+
+    python benchmarks/run.py            # full run (about 5 minutes on 2 CPU cores)
+    python benchmarks/run.py --quick    # tiny sizes, for checking that it runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import pathlib
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jelu
+
+HERE = pathlib.Path(__file__).resolve().parent
+DEPTH = 8
+
+ACTIVATIONS: dict[str, Callable] = {
+    "jelu.elu": jelu.elu,
+    "jax.nn.elu": jax.nn.elu,
+    "jelu.selu": jelu.selu,
+    "jax.nn.selu": jax.nn.selu,
+    "jelu.celu": jelu.celu,
+    "jax.nn.celu": jax.nn.celu,
+    "jax.nn.relu": jax.nn.relu,
+    # No activation at all: the least any Dense stack can need.
+    "identity": lambda x: x,
+}
+
+
+def machine() -> dict:
+  cpu = platform.processor() or platform.machine()
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+      if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+  except OSError:
+    pass
+  import jaxlib
+
+  return {
+      "cpu": cpu,
+      "cores": os.cpu_count(),
+      "backend": jax.default_backend(),
+      "device": str(jax.devices()[0].device_kind),
+      "jax": jax.__version__,
+      "jaxlib": jaxlib.__version__,
+      "jelu": jelu.__version__,
+      "python": platform.python_version(),
+  }
+
+
+def _median_times(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+  """Median seconds per call, interleaved (A B C A B C ...) so drift hits all alike."""
+  for f in fns.values():
+    jax.block_until_ready(f())
+  times: dict[str, list[float]] = {k: [] for k in fns}
+  for _ in range(reps):
+    for k, f in fns.items():
+      t0 = time.perf_counter()
+      jax.block_until_ready(f())
+      times[k].append(time.perf_counter() - t0)
+  return {k: statistics.median(v) for k, v in times.items()}
+
+
+def mlp_loss(act: Callable) -> Callable:
+  """8 x (Dense -> act) + Dense(10), softmax cross-entropy."""
+
+  def loss(params, x, labels):
+    h = x
+    for w, b in params[:-1]:
+      h = act(h @ w + b)
+    w, b = params[-1]
+    logits = h @ w + b
+    picked = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - picked)
+
+  return loss
+
+
+def mlp_params(width: int, key: jax.Array) -> list:
+  keys = jax.random.split(key, DEPTH + 1)
+  params = [(jax.random.normal(k, (width, width)) / np.sqrt(width), jnp.zeros(width))
+            for k in keys[:-1]]
+  params.append((jax.random.normal(keys[-1], (width, 10)) / np.sqrt(width), jnp.zeros(10)))
+  return params
+
+
+def train_step(batch: int, width: int, reps: int, names: list[str]) -> list[dict]:
+  params = mlp_params(width, jax.random.key(0))
+  x = jax.random.normal(jax.random.key(1), (batch, width))
+  labels = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
+  floor = DEPTH * batch * width * 4  # the 8 activations the weight gradients need
+  steps, rows = {}, []
+  for name in names:
+    step = jax.jit(jax.grad(mlp_loss(ACTIVATIONS[name])))
+    compiled = step.lower(params, x, labels).compile()
+    temp = compiled.memory_analysis().temp_size_in_bytes
+    steps[name] = lambda c=compiled: c(params, x, labels)
+    rows.append({"activation": name, "batch": batch, "width": width, "temp_bytes": temp,
+                 "floor_bytes": floor, "temp_over_floor": temp / floor})
+  if reps:
+    times = _median_times(steps, reps)
+    for row in rows:
+      row["step_s"] = times[row["activation"]]
+  by_name = {r["activation"]: r for r in rows}
+  for row in rows:
+    if row["activation"].startswith("jelu."):
+      theirs = by_name.get("jax.nn." + row["activation"].split(".", 1)[1])
+      relu = by_name.get("jax.nn.relu")
+      for label, other in (("jax_nn", theirs), ("relu", relu)):
+        if other:
+          row[f"temp_vs_{label}"] = row["temp_bytes"] / other["temp_bytes"]
+          if reps:
+            row[f"time_vs_{label}"] = row["step_s"] / other["step_s"]
+  return rows
+
+
+def _roofline_rows(times: dict[str, float], copy: str, nbytes: int, dtype: str, n: int) -> list:
+  copy_bw = 2 * nbytes / times[copy]
+  rows = []
+  for op, t in times.items():
+    traffic = (4 if op.endswith("fwd+bwd") else 2) * nbytes
+    rows.append({"op": op, "dtype": dtype, "n": n, "seconds": t, "gb_per_s": traffic / t / 1e9,
+                 "over_copy_roofline": t / (traffic / copy_bw)})
+  return rows
+
+
+def _fwd_bwd(f: Callable) -> Callable:
+  """y and dx from x and the cotangent: reads 2 arrays, writes 2."""
+
+  def run(x, g):
+    y, vjp = jax.vjp(f, x)
+    return y, vjp(g)[0]
+
+  return jax.jit(run)
+
+
+def _elementwise_one(x: jax.Array, reps: int) -> list[dict]:
+  g = jnp.ones_like(x)
+  calls = {"copy": functools.partial(jax.jit(lambda v: -v), x)}
+  for name in ("jelu.elu", "jax.nn.elu", "jelu.selu", "jax.nn.selu"):
+    calls[f"{name} fwd"] = functools.partial(jax.jit(ACTIVATIONS[name]), x)
+    calls[f"{name} fwd+bwd"] = functools.partial(_fwd_bwd(ACTIVATIONS[name]), x, g)
+  return _roofline_rows(_median_times(calls, reps), "copy", x.nbytes, str(x.dtype), x.size)
+
+
+def elementwise(sizes: list[int], dtypes: list[str], reps: int) -> list[dict]:
+  """fwd and fwd+bwd in GB/s of necessary traffic, against a copy of the same array."""
+  return [row for dtype in dtypes for n in sizes
+          for row in _elementwise_one(jax.random.normal(jax.random.key(0), (n,), dtype) * 3, reps)]
+
+
+def _torch_one(torch, n: int, reps: int) -> list[dict]:
+  x, g = torch.randn(n) * 3, torch.ones(n)
+  elu = torch.nn.functional.elu
+
+  def fwd_bwd():
+    v = x.detach().requires_grad_()
+    elu(v).backward(g)
+    return v.grad
+
+  calls = {
+      "torch copy": x.clone,
+      "torch elu fwd": lambda: elu(x),
+      # elu_ on a fresh copy: the copy's time is subtracted below.
+      "torch elu_ (inplace) fwd": lambda: elu(x.clone(), inplace=True),
+      "torch elu fwd+bwd": fwd_bwd,
+  }
+  times = _median_times(calls, reps)
+  times["torch elu_ (inplace) fwd"] = max(times["torch elu_ (inplace) fwd"] - times["torch copy"],
+                                          1e-9)
+  rows = _roofline_rows(times, "torch copy", n * x.element_size(), "float32", n)
+  for row in rows:
+    row["torch"] = torch.__version__
+  return rows
+
+
+def torch_elementwise(sizes: list[int], reps: int) -> list[dict]:
+  try:
+    import torch
+  except ImportError:
+    return []
+  torch.set_num_threads(os.cpu_count() or 1)
+  return [row for n in sizes for row in _torch_one(torch, n, reps)]
+
+
+def _mib(b: float) -> str:
+  return f"{b / 2**20:.0f}"
+
+
+def tables(results: dict) -> str:
+  m = results["machine"]
+  out = [f"Machine: {m['cpu']}, {m['cores']} cores, backend {m['backend']} ({m['device']}); "
+         f"jax {m['jax']}, jaxlib {m['jaxlib']}, jelu {m['jelu']}, python {m['python']}.", ""]
+  out += ["### Train step: `jax.jit(jax.grad(loss))`, 8 x (Dense -> act) + Dense(10)", "",
+          "| batch x width | activation | temp MiB | floor MiB | temp/floor | vs jax.nn | "
+          "vs relu | step ms | time vs jax.nn | time vs relu |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in results["train_step"]:
+    def ratio(key, r=r):
+      return f"{r[key]:.2f}" if key in r else ""
+    step = f"{1e3 * r['step_s']:.0f}" if "step_s" in r else ""
+    out.append(f"| {r['batch']} x {r['width']} | {r['activation']} | {_mib(r['temp_bytes'])} | "
+               f"{_mib(r['floor_bytes'])} | {r['temp_over_floor']:.3f} | "
+               f"{ratio('temp_vs_jax_nn')} | {ratio('temp_vs_relu')} | {step} | "
+               f"{ratio('time_vs_jax_nn')} | {ratio('time_vs_relu')} |")
+  out += ["", "### Elementwise throughput (GB/s of necessary traffic; fwd moves 2 arrays, "
+          "fwd+bwd 4)", "", "| op | dtype | n | ms | GB/s | time / copy roofline |",
+          "|---|---|---|---|---|---|"]
+  for r in results["elementwise"] + results["torch"]:
+    out.append(f"| {r['op']} | {r['dtype']} | 2^{int(np.log2(r['n']))} | "
+               f"{1e3 * r['seconds']:.1f} | {r['gb_per_s']:.1f} | {r['over_copy_roofline']:.2f} |")
+  return "\n".join(out) + "\n"
+
+
+def write_results_md(path: pathlib.Path, body: str) -> None:
+  begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+  text = path.read_text() if path.exists() else f"# Benchmark results\n\n{begin}\n{end}\n"
+  head, rest = text.split(begin, 1)
+  tail = rest.split(end, 1)[1]
+  path.write_text(f"{head}{begin}\n{body}{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="tiny sizes; checks that it runs")
+  parser.add_argument("--json", default=str(HERE / "results.json"))
+  parser.add_argument("--md", default=str(HERE / "RESULTS.md"))
+  args = parser.parse_args(argv)
+  names = list(ACTIVATIONS)
+  if args.quick:
+    configs, reps, sizes, dtypes = [(64, 32, 2)], 2, [2**10], ["float32", "bfloat16"]
+  else:
+    configs, reps, sizes, dtypes = ([(4096, 1024, 7), (4096, 2048, 5)], 15,
+                                    [2**24, 2**26], ["float32", "bfloat16"])
+  results = {"machine": machine(), "train_step": [], "elementwise": [], "torch": []}
+  for batch, width, step_reps in configs:
+    results["train_step"] += train_step(batch, width, step_reps, names)
+  results["elementwise"] = elementwise(sizes, dtypes, reps)
+  results["torch"] = torch_elementwise(sizes, reps)
+  body = tables(results)
+  print(body)
+  pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+  write_results_md(pathlib.Path(args.md), body)
+  print(f"wrote {args.json} and {args.md}")
+  return results
+
+
+if __name__ == "__main__":
+  main()

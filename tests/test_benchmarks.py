@@ -1,0 +1,22 @@
+"""The benchmark script runs end to end at tiny sizes (no timing is asserted)."""
+
+import importlib.util
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
+  spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "run.py")
+  bench = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(bench)
+  out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
+  bench.main(["--quick", "--json", str(out_json), "--md", str(out_md)])
+  results = json.loads(out_json.read_text())
+  names = {r["activation"] for r in results["train_step"]}
+  assert {"jelu.elu", "jax.nn.elu", "jax.nn.relu", "identity"} <= names
+  jelu_elu = next(r for r in results["train_step"] if r["activation"] == "jelu.elu")
+  assert jelu_elu["temp_vs_jax_nn"] < 1
+  assert "<!-- results:begin -->" in out_md.read_text()
+  assert "| jelu.elu fwd+bwd | float32 |" in out_md.read_text()
