@@ -14,7 +14,7 @@ $(VENV)/.installed: $(PY) pyproject.toml constraints.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) examples/plot_activations.py
+	$(PY) examples/demo.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
