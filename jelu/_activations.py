@@ -27,7 +27,7 @@ import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from jelu._expm1 import expm1_neg
+from jelu._expm1 import expm1_neg, scaled_expm1_neg
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -40,12 +40,28 @@ def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
   return jnp.dtype(jnp.float32) if dtype in _SIXTEEN_BIT else dtype
 
 
+def _opaque(a: jax.Array) -> jax.Array:
+  """Hides alpha's value from XLA's simplifier.
+
+  With a constant alpha (a python float under an outer jit) XLA rewrites
+  x / alpha as x * (1 / alpha) and regroups the polynomial's constants, which
+  changes the rounding: results would then depend on whether alpha was traced.
+  Behind the barrier they are the same bits either way.
+  """
+  return jax.lax.optimization_barrier(a)
+
+
 def _plain(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
   """The primal, written as one `where` so XLA keeps no extra buffers."""
   ct = _compute_dtype(x.dtype)
-  xc, ac = x.astype(ct), a.astype(ct)
+  xc, ac = x.astype(ct), _opaque(a.astype(ct))
   t = jnp.minimum(xc, 0)
-  neg = ac * expm1_neg(t / ac if celu else t)
+  if celu:
+    neg = scaled_expm1_neg(t / ac, ac, lead=t)
+  elif scale != 1.0:  # SELU: a = 1.758, so a - 1 is exact
+    neg = scaled_expm1_neg(t, ac, lead=t, excess=ac - 1)
+  else:
+    neg = scaled_expm1_neg(t, ac)
   pos = xc if scale == 1.0 else scale * xc
   # `>=` sends -0.0 to the linear branch, which keeps its sign; both branches
   # are 0 there, and the backward rule, which reads y, takes the negative
@@ -59,6 +75,18 @@ def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
   axes = tuple(range(lead)) + tuple(
       lead + i for i, n in enumerate(shape) if n == 1 and t.shape[lead + i] != 1)
   return jnp.sum(t, axis=axes).reshape(shape)
+
+
+def _varying_axes(v: jax.Array) -> frozenset:
+  t = jax.typeof(v)
+  manual = getattr(t, "manual_axis_type", None)
+  return manual.varying if manual is not None else getattr(t, "vma", frozenset())
+
+
+def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
+  """Inside shard_map, a replicated alpha used by every shard gets the sum of their grads."""
+  extra = tuple(sorted(_varying_axes(t) - _varying_axes(like)))
+  return jax.lax.psum(t, extra) if extra else t
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -82,7 +110,7 @@ def _f_bwd(scale, celu, res, g):
   if isinstance(g, SymbolicZero):
     return None, None
   ct = _compute_dtype(y.dtype)
-  yc, ac, gc = y.astype(ct), a.astype(ct), g.astype(ct)
+  yc, ac, gc = y.astype(ct), _opaque(a.astype(ct)), g.astype(ct)
   slope = yc / ac + 1 if celu else yc + ac
   dx = gc * jnp.where(yc > 0, scale, slope)
   da = None
@@ -97,7 +125,7 @@ def _f_bwd(scale, celu, res, g):
       dyda = e - t * (e + 1)
     else:
       dyda = expm1_neg(t)
-    da = _unbroadcast(gc * dyda, a.shape).astype(a.dtype)
+    da = _sum_over_extra_manual_axes(_unbroadcast(gc * dyda, a.shape), like=a).astype(a.dtype)
   return dx.astype(y.dtype), da
 
 

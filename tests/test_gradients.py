@@ -122,3 +122,11 @@ def test_check_grads_reverse_mode_to_second_order(x64, case):
     check_grads(lambda v: call(name, v), (x,), order=2, modes=["rev"])
   else:
     check_grads(lambda v, a: call(name, v, a), (x, alpha), order=2, modes=["rev"])
+
+
+def test_grad_of_empty_and_zero_dimensional_arrays(name):
+  g = jax.grad(lambda v: call(name, v).sum())(jnp.zeros((0, 3)))
+  assert g.shape == (0, 3)
+  g = jax.grad(lambda v: call(name, v))(jnp.float32(-1.0))
+  assert g.shape == ()
+  np.testing.assert_allclose(g, DERIVS[name](-1.0), rtol=1e-6)

@@ -87,3 +87,18 @@ def test_float64_values_under_x64(x64, case):
 def test_jit_and_eager_agree_bit_for_bit(name):
   x = jnp.asarray(GRID)
   np.testing.assert_array_equal(jax.jit(lambda v: call(name, v))(x), call(name, x))
+
+
+def test_subnormals_are_treated_as_zero_as_in_jax_nn():
+  # XLA on CPU flushes float32 subnormals to zero in arithmetic and comparisons.
+  # ELU and CELU pass such an x through unchanged (it takes the linear branch,
+  # which does no arithmetic); SELU's scale * x flushes to 0. The gradient is
+  # the slope at 0, alpha, exactly as jax.nn's.
+  x = jnp.asarray([1e-40, -1e-40], jnp.float32)
+  np.testing.assert_array_equal(jelu.elu(x, 2.0), x)
+  np.testing.assert_array_equal(jelu.celu(x, 2.0), x)
+  np.testing.assert_array_equal(jelu.selu(x), [0.0, 0.0])
+  g = jax.vmap(jax.grad(jelu.elu))(x, jnp.full(2, 2.0))
+  g_nn = jax.vmap(jax.grad(jax.nn.elu))(x, jnp.full(2, 2.0))
+  np.testing.assert_array_equal(g, [2.0, 2.0])
+  np.testing.assert_array_equal(g, g_nn)
