@@ -1,5 +1,7 @@
 """Property-based tests (hypothesis) over random float32 arrays and alphas."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,7 +20,8 @@ finite = st.floats(-1e4, 1e4, width=32, allow_nan=False, allow_infinity=False,
 arrays = hnp.arrays(np.float32, SIZE, elements=finite)
 alphas = st.floats(0.0625, 16.0, width=32)
 names = st.sampled_from(["elu", "selu", "celu"])
-PROPERTIES = settings(max_examples=int(__import__("os").environ.get("JELU_EXAMPLES", 40)), deadline=None)
+# JELU_EXAMPLES=1500 for a longer hunt; 40 keeps the suite fast.
+PROPERTIES = settings(max_examples=int(os.environ.get("JELU_EXAMPLES", "40")), deadline=None)
 
 
 def activation(name, alpha):

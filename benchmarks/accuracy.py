@@ -1,0 +1,72 @@
+"""Worst-case error of jelu and jax.nn against float64 numpy on a dense grid.
+
+Values in ulps of the output dtype; derivatives as absolute error in ulps of 1.0
+in the input dtype. The grid: magnitudes log-spaced from 1e-10 to 30 and linear
+from 0 to 30, negated, plus the positive side. tests/test_accuracy.py asserts
+bounds on the same measurements.
+
+    python benchmarks/accuracy.py
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jelu
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+import reference as ref  # noqa: E402
+
+NEG = -np.concatenate([np.logspace(-10, np.log10(30), 100_000), np.linspace(0, 30, 100_000)])
+POS = np.linspace(1e-6, 30, 2_000)
+CASES = [("elu", 1.0), ("elu", 0.3), ("elu", 1.7), ("selu", None), ("celu", 1.0), ("celu", 0.3),
+         ("celu", 1.7)]
+OURS = {"elu": jelu.elu, "selu": lambda x, a=None: jelu.selu(x), "celu": jelu.celu}
+THEIRS = {"elu": jax.nn.elu, "selu": lambda x, a=None: jax.nn.selu(x), "celu": jax.nn.celu}
+VALUES = {"elu": ref.elu, "selu": lambda x, a=None: ref.selu(x), "celu": ref.celu}
+DERIVS = {"elu": ref.d_elu, "selu": lambda x, a=None: ref.d_selu(x), "celu": ref.d_celu}
+
+
+def value_ulps(actual, expected, dtype) -> float:
+  rounded = jnp.abs(jnp.asarray(expected, jnp.float32).astype(dtype))
+  spacing = np.asarray(jnp.nextafter(rounded, jnp.asarray(np.inf, dtype)) - rounded, np.float64)
+  err = np.abs(np.asarray(actual, np.float64) - expected)
+  return float(np.max(err[expected != 0] / spacing[expected != 0]))
+
+
+def measure(name: str, alpha, dtype) -> dict:
+  x = jnp.asarray(np.unique(np.concatenate([NEG, POS]).astype(dtype)), dtype)
+  a = 1.0 if alpha is None else alpha
+  x64 = np.asarray(x, np.float64)
+  expected = VALUES[name](x64, np.float64(np.float32(a)))
+  slope = DERIVS[name](x64, np.float64(np.float32(a)))
+  eps = float(jnp.finfo(dtype).eps)
+  row = {}
+  for who, f in (("jelu", OURS[name]), ("jax.nn", THEIRS[name])):
+    y = f(x, alpha) if alpha is not None else f(x)
+    g = jax.vmap(jax.grad(lambda v, f=f: f(v, alpha) if alpha is not None else f(v)))(x)
+    row[f"{who} value"] = value_ulps(y, expected, dtype)
+    row[f"{who} slope"] = float(np.max(np.abs(np.asarray(g, np.float64) - slope)) / eps)
+  return row
+
+
+def main() -> None:
+  print(f"jax {jax.__version__}, backend {jax.default_backend()}")
+  print("| function | dtype | jelu value (ulp) | jax.nn value (ulp) | jelu slope (ulp of 1) "
+        "| jax.nn slope (ulp of 1) |")
+  print("|---|---|---|---|---|---|")
+  for dtype in (jnp.float32, jnp.bfloat16, jnp.float16):
+    for name, alpha in CASES:
+      r = measure(name, alpha, dtype)
+      label = name if alpha is None else f"{name}, alpha={alpha}"
+      print(f"| {label} | {jnp.dtype(dtype).name} | {r['jelu value']:.2f} | "
+            f"{r['jax.nn value']:.2f} | {r['jelu slope']:.2f} | {r['jax.nn slope']:.2f} |")
+
+
+if __name__ == "__main__":
+  main()
