@@ -26,6 +26,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check jelu tests examples benchmarks
+	$(VENV)/bin/pyright
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -5,11 +5,12 @@ in the input dtype. The grid: magnitudes log-spaced from 1e-10 to 30 and linear
 from 0 to 30, negated, plus the positive side. tests/test_accuracy.py asserts
 bounds on the same measurements.
 
-    python benchmarks/accuracy.py
+    python benchmarks/accuracy.py     # prints the table, writes benchmarks/accuracy.json
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 import sys
 
@@ -19,7 +20,8 @@ import numpy as np
 
 import jelu
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
 import reference as ref  # noqa: E402
 
 NEG = -np.concatenate([np.logspace(-10, np.log10(30), 100_000), np.linspace(0, 30, 100_000)])
@@ -55,17 +57,22 @@ def measure(name: str, alpha, dtype) -> dict:
   return row
 
 
-def main() -> None:
+def main() -> list[dict]:
   print(f"jax {jax.__version__}, backend {jax.default_backend()}")
   print("| function | dtype | jelu value (ulp) | jax.nn value (ulp) | jelu slope (ulp of 1) "
         "| jax.nn slope (ulp of 1) |")
   print("|---|---|---|---|---|---|")
+  rows = []
   for dtype in (jnp.float32, jnp.bfloat16, jnp.float16):
     for name, alpha in CASES:
-      r = measure(name, alpha, dtype)
+      r = {"function": name, "alpha": alpha, "dtype": jnp.dtype(dtype).name,
+           **measure(name, alpha, dtype)}
+      rows.append(r)
       label = name if alpha is None else f"{name}, alpha={alpha}"
-      print(f"| {label} | {jnp.dtype(dtype).name} | {r['jelu value']:.2f} | "
-            f"{r['jax.nn value']:.2f} | {r['jelu slope']:.2f} | {r['jax.nn slope']:.2f} |")
+      print(f"| {label} | {r['dtype']} | {r['jelu value']:.2f} | {r['jax.nn value']:.2f} | "
+            f"{r['jelu slope']:.2f} | {r['jax.nn slope']:.2f} |")
+  (HERE / "accuracy.json").write_text(json.dumps(rows, indent=1) + "\n")
+  return rows
 
 
 if __name__ == "__main__":

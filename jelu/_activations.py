@@ -24,6 +24,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
@@ -164,7 +165,7 @@ def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> No
   if out != x_shape:
     raise ValueError(
         f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
-  if isinstance(alpha, jax.core.Tracer):
+  if isinstance(alpha, Tracer):
     return  # Traced values cannot be checked; see the module docs.
   values = np.asarray(alpha)
   bound = "> 0" if celu else ">= 0"
