@@ -14,6 +14,18 @@ The derivative is a function of the output alone (``scale`` where ``y > 0``,
 ``y + a`` for ELU/SELU and ``y / a + 1`` for CELU elsewhere), so the backward
 pass keeps only ``y``. In a Dense -> activation -> Dense stack the next layer
 keeps ``y`` for its own weight gradient anyway, so the activation adds nothing.
+
+Costs and limits of reading the branch and the slope off ``y``:
+
+- For very negative x the slope ``y + a`` has an absolute error of up to about
+  half an ulp of ``a`` (jax.nn has the same through expm1's derivative).
+- ``a`` must be finite and >= 0 (> 0 for CELU) so that the sign of y tells the
+  branch. A concrete alpha is checked before tracing; a traced one (under jit,
+  or when differentiating with respect to alpha) cannot be and is used as given.
+- A custom_vjp function has no forward mode: ``jax.jvp`` and ``jax.jacfwd``
+  raise JAX's TypeError. ``jax.jacrev`` and ``jax.hessian`` (forward over
+  reverse, which works because ``_f_fwd`` computes the primal with plain jnp)
+  do not.
 """
 
 from __future__ import annotations
@@ -144,19 +156,19 @@ def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool) -> jax.Arr
   return _f(x.astype(dtype), a, scale, celu)
 
 
-def _check_x(name: str, x: ArrayLike) -> None:
+def _check_x(name: str, x: ArrayLike, arg: str = "x") -> None:
   if isinstance(x, str) or not isinstance(
       x, (jax.Array, np.ndarray, np.generic, numbers.Number)):
     raise TypeError(
-        f"{name}: x must be an array or a scalar, got {type(x).__name__}.")
+        f"{name}: {arg} must be an array or a scalar, got {type(x).__name__}.")
   dtype = jnp.result_type(x)
   if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
           or jnp.issubdtype(dtype, jnp.bool_)):
-    raise TypeError(f"{name}: x must be real (float, integer or bool), got {dtype}.")
+    raise TypeError(f"{name}: {arg} must be real (float, integer or bool), got {dtype}.")
 
 
 def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
-  _check_x(f"{name} (alpha)", alpha)
+  _check_x(name, alpha, arg="alpha")
   x_shape, a_shape = np.shape(x), np.shape(alpha)
   try:
     out = np.broadcast_shapes(x_shape, a_shape)
@@ -166,7 +178,7 @@ def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> No
     raise ValueError(
         f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
   if isinstance(alpha, Tracer):
-    return  # Traced values cannot be checked; see the module docs.
+    return  # a traced alpha cannot be checked; see the module docs
   values = np.asarray(alpha)
   bound = "> 0" if celu else ">= 0"
   ok = np.isfinite(values) & (values > 0 if celu else values >= 0)

@@ -38,9 +38,9 @@ def test_celu_alpha_zero_raises_but_elu_alpha_zero_is_relu():
 
 @pytest.mark.parametrize("f", [jelu.elu, jelu.celu])
 def test_complex_or_string_alpha_raises_type_error(f):
-  with pytest.raises(TypeError):
+  with pytest.raises(TypeError, match="alpha must be real"):
     f(jnp.ones(2), 1.0 + 1j)
-  with pytest.raises(TypeError):
+  with pytest.raises(TypeError, match="alpha must be an array or a scalar"):
     f(jnp.ones(2), "1.0")
 
 
