@@ -43,17 +43,10 @@ def call_jax_nn(name, x, alpha=None):
   return f(x) if alpha is None else f(x, alpha)
 
 
-def f32_ulps(actual, expected):
-  """Error in float32 ulps of the float64 reference."""
-  expected = np.asarray(expected, np.float64)
-  spacing = np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64)
-  return np.abs(np.asarray(actual, np.float64) - expected) / spacing
-
-
 @pytest.fixture
 def x64():
   with jax.enable_x64(True):
     yield
 
 
-__all__ = ["ACTIVATIONS", "CASES", "GRID", "call", "call_jax_nn", "f32_ulps", "jnp"]
+__all__ = ["ACTIVATIONS", "CASES", "GRID", "call", "call_jax_nn", "jnp"]

@@ -1,5 +1,10 @@
-"""Independent float64 numpy references: values and analytic derivatives."""
+"""Independent float64 numpy references (values, analytic derivatives) and the ulp measure.
 
+The references use numpy alone; jax.numpy appears only in `accuracy_grid` and
+`ulps`, for 16-bit dtypes numpy lacks.
+"""
+
+import jax.numpy as jnp
 import numpy as np
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -64,9 +69,30 @@ def da_celu(x, alpha=1.0):
   return np.where(x > 0, 0.0, np.expm1(t) - t_exp_t)
 
 
-FUNCTIONS = {
-    # name: (reference value, reference derivative, has alpha)
-    "elu": (elu, d_elu, True),
-    "selu": (lambda x, alpha=None: selu(x), lambda x, alpha=None: d_selu(x), False),
-    "celu": (celu, d_celu, True),
-}
+def _ignore_alpha(f):
+  return lambda x, alpha=None: f(x)
+
+
+# By name, each called as (x, alpha); SELU's alpha is fixed, so it is ignored.
+VALUES = {"elu": elu, "selu": _ignore_alpha(selu), "celu": celu}
+DERIVS = {"elu": d_elu, "selu": _ignore_alpha(d_selu), "celu": d_celu}
+
+
+# The accuracy measurement shared by tests/test_accuracy.py and
+# benchmarks/accuracy.py: magnitudes log-spaced from 1e-10 to 30 and linear
+# from 0 to 30, negated (the exponential branch), plus the positive side.
+_NEG = -np.concatenate([np.logspace(-10, np.log10(30), 100_000), np.linspace(0, 30, 100_000)])
+_POS = np.linspace(1e-6, 30, 2_000)
+
+
+def accuracy_grid(dtype):
+  return jnp.asarray(np.unique(np.concatenate([_NEG, _POS]).astype(dtype)), dtype)
+
+
+def ulps(actual, expected, dtype):
+  """|actual - expected| in units of the spacing of `dtype` at the rounded expected value."""
+  rounded = jnp.abs(jnp.asarray(expected, jnp.float32).astype(dtype))
+  spacing = np.asarray(jnp.nextafter(rounded, jnp.asarray(np.inf, dtype)) - rounded, np.float64)
+  err = np.abs(np.asarray(actual, np.float64) - expected)
+  nonzero = expected != 0
+  return np.where(nonzero, err / np.where(nonzero, spacing, 1), err)
