@@ -1,10 +1,10 @@
-"""jelu against jax.nn, relu and torch: train-step memory and time, elementwise throughput.
+"""jelu against jax.nn, relu, gelu and torch: train-step memory and time, elementwise throughput.
 
-Prints tables, writes ``benchmarks/results.json`` and refreshes the generated part of
-``benchmarks/RESULTS.md`` (between the ``results`` markers; the analysis around it is
-kept). Asserts nothing about time.
+Prints tables, writes ``benchmarks/results.json``, draws ``docs/memory.png`` and refreshes
+the generated part of ``benchmarks/RESULTS.md`` (between the ``results`` markers; the
+analysis around it is kept). Asserts nothing about time.
 
-    python benchmarks/run.py            # full run (about 5 minutes on 2 CPU cores)
+    python benchmarks/run.py            # full run (about 20 minutes on 2 CPU cores)
     python benchmarks/run.py --quick    # tiny sizes, for checking that it runs
 """
 
@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import json
 import os
 import pathlib
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -27,6 +29,21 @@ import numpy as np
 import jelu
 
 HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _load_sibling(name: str):
+  """benchmarks/<name>.py, whether this file runs as a script or is loaded by path (tests)."""
+  spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+  assert spec is not None and spec.loader is not None
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module  # flax's dataclasses look their module up there
+  spec.loader.exec_module(module)
+  return module
+
+
+_architectures = _load_sibling("architectures")
+architectures, architecture_step = _architectures.architectures, _architectures.train_step
+BUDGET = 2**30  # "largest batch" is the largest whose step needs at most this temp memory
 DEPTH = 8
 
 ACTIVATIONS: dict[str, Callable] = {
@@ -38,6 +55,23 @@ ACTIVATIONS: dict[str, Callable] = {
     "jax.nn.celu": jax.nn.celu,
     "jax.nn.relu": jax.nn.relu,
     # No activation at all: the least any Dense stack can need.
+    "identity": lambda x: x,
+}
+
+# The networks of architectures.py are measured with these; `residual="input"` is jelu's
+# choice after a normalisation layer (see jelu.elu).
+ARCHITECTURE_ACTIVATIONS: dict[str, Callable] = {
+    "jelu.elu": jelu.elu,
+    "jelu.elu input": functools.partial(jelu.elu, residual="input"),
+    "jax.nn.elu": jax.nn.elu,
+    "jelu.selu": jelu.selu,
+    "jelu.selu input": functools.partial(jelu.selu, residual="input"),
+    "jax.nn.selu": jax.nn.selu,
+    "jelu.celu": jelu.celu,
+    "jelu.celu input": functools.partial(jelu.celu, residual="input"),
+    "jax.nn.celu": jax.nn.celu,
+    "jax.nn.relu": jax.nn.relu,
+    "jax.nn.gelu": jax.nn.gelu,
     "identity": lambda x: x,
 }
 
@@ -131,6 +165,79 @@ def train_step(batch: int, width: int, reps: int, names: list[str]) -> list[dict
   return rows
 
 
+def _largest_batch(arch, act, batch: int, temp: int) -> int:
+  """The largest batch whose step fits BUDGET, from the temp bytes at two batch sizes.
+
+  Temp memory is affine in the batch (the same buffers, each batch-sized or not), so two
+  compiled memory analyses give it exactly.
+  """
+  step, args = architecture_step(arch, act, 2 * batch)
+  temp2 = step.lower(*args).compile().memory_analysis().temp_size_in_bytes
+  per_example = (temp2 - temp) / batch
+  return int((BUDGET - (temp - per_example * batch)) // per_example) if per_example > 0 else 0
+
+
+def architecture_rows(scale: int, reps: int, names: list[str]) -> list[dict]:
+  """Every network of architectures.py with every activation: temp memory, step time."""
+  rows = []
+  for arch_name, arch in architectures(scale).items():
+    steps, arch_rows = {}, []
+    for name in names:
+      act = ARCHITECTURE_ACTIVATIONS[name]
+      step, args = architecture_step(arch, act)
+      compiled = step.lower(*args).compile()
+      temp = compiled.memory_analysis().temp_size_in_bytes
+      steps[name] = lambda c=compiled, args=args: c(*args)
+      arch_rows.append({"architecture": arch_name, "describe": arch.describe,
+                        "activation": name, "temp_bytes": temp,
+                        "largest_batch": _largest_batch(arch, act, arch.batch, temp)})
+    if reps:
+      times = _median_times(steps, reps)
+      for row in arch_rows:
+        row["step_s"] = times[row["activation"]]
+    by_name = {r["activation"]: r for r in arch_rows}
+    for row in arch_rows:
+      row["temp_vs_identity"] = row["temp_bytes"] / by_name["identity"]["temp_bytes"]
+      theirs = by_name.get("jax.nn." + row["activation"].split(".", 1)[-1].split()[0])
+      if row["activation"].startswith("jelu.") and theirs:
+        row["temp_vs_jax_nn"] = row["temp_bytes"] / theirs["temp_bytes"]
+        row["temp_vs_relu"] = row["temp_bytes"] / by_name["jax.nn.relu"]["temp_bytes"]
+        if reps:
+          row["time_vs_jax_nn"] = row["step_s"] / theirs["step_s"]
+    rows += arch_rows
+    print(f"measured {arch_name}", flush=True)
+  return rows
+
+
+def memory_chart(rows: list[dict], path: pathlib.Path) -> None:
+  """Bars of temp memory over the no-activation network's, per architecture and activation."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  measured = {r["activation"] for r in rows}
+  shown = [name for name in ("jelu.elu", "jelu.elu input", "jax.nn.elu", "jax.nn.relu",
+                             "jax.nn.gelu") if name in measured]
+  archs = list(dict.fromkeys(r["architecture"] for r in rows))
+  ratio = {(r["architecture"], r["activation"]): r["temp_vs_identity"] for r in rows}
+  fig, ax = plt.subplots(figsize=(10, 4.2))
+  width = 0.8 / len(shown)
+  for i, name in enumerate(shown):
+    label = 'jelu.elu(residual="input")' if name == "jelu.elu input" else name
+    ax.bar([a + i * width for a in range(len(archs))],
+           [ratio[(arch, name)] for arch in archs], width, label=label)
+  ax.axhline(1.0, color="black", linewidth=0.8)
+  ax.set_xticks([a + width * (len(shown) - 1) / 2 for a in range(len(archs))], archs)
+  ax.set_ylabel("train-step temp memory\n/ same network without activation")
+  ax.set_ylim(0.9, max(ratio.values()) * 1.05)
+  ax.legend(ncol=3, fontsize=8)
+  ax.set_title("Temporary memory of jax.jit(jax.grad(loss)), XLA memory analysis")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
 def _roofline_rows(times: dict[str, float], copy: str, nbytes: int, dtype: str, n: int) -> list:
   copy_bw = 2 * nbytes / times[copy]
   rows = []
@@ -222,7 +329,25 @@ def tables(results: dict) -> str:
                f"{_mib(r['floor_bytes'])} | {r['temp_over_floor']:.3f} | "
                f"{ratio('temp_vs_jax_nn')} | {ratio('temp_vs_relu')} | {step} | "
                f"{ratio('time_vs_jax_nn')} | {ratio('time_vs_relu')} |")
-  out += ["", "### Elementwise throughput (GB/s of necessary traffic; fwd moves 2 arrays, "
+  out += ["", "### Train step of real architectures: `jax.jit(jax.grad(loss))`, flax linen",
+          "", "Largest batch: the largest whose step needs at most 1 GiB of temporary memory "
+          "(temp memory is affine in the batch; read from two compiled memory analyses). "
+          '"input" is `residual="input"`.', ""]
+  for arch in dict.fromkeys(r["architecture"] for r in results["architectures"]):
+    rows = [r for r in results["architectures"] if r["architecture"] == arch]
+    out += [f"**{arch}**: {rows[0]['describe']}", "",
+            "| activation | temp MiB | vs no activation | vs jax.nn | vs relu | step ms | "
+            "time vs jax.nn | largest batch |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+      def ratio(key, r=r):
+        return f"{r[key]:.2f}" if key in r else ""
+      step = f"{1e3 * r['step_s']:.0f}" if "step_s" in r else ""
+      out.append(f"| {r['activation']} | {r['temp_bytes'] / 2**20:.1f} | "
+                 f"{r['temp_vs_identity']:.3f} | {ratio('temp_vs_jax_nn')} | "
+                 f"{ratio('temp_vs_relu')} | {step} | {ratio('time_vs_jax_nn')} | "
+                 f"{r['largest_batch']} |")
+    out.append("")
+  out += ["### Elementwise throughput (GB/s of necessary traffic; fwd moves 2 arrays, "
           "fwd+bwd 4)", "", "| op | dtype | n | ms | GB/s | time / copy roofline |",
           "|---|---|---|---|---|---|"]
   for r in results["elementwise"] + results["torch"]:
@@ -244,14 +369,22 @@ def main(argv: list[str] | None = None) -> dict:
   parser.add_argument("--quick", action="store_true", help="tiny sizes; checks that it runs")
   parser.add_argument("--json", default=str(HERE / "results.json"))
   parser.add_argument("--md", default=str(HERE / "RESULTS.md"))
+  parser.add_argument("--png", default=str(HERE.parent / "docs" / "memory.png"))
   args = parser.parse_args(argv)
   names = list(ACTIVATIONS)
   if args.quick:
     configs, reps, sizes, dtypes = [(64, 32, 2)], 2, [2**10], ["float32", "bfloat16"]
+    # A few activations, untimed: enough to check that it all runs.
+    scale, arch_reps = 8, 0
+    arch_names = ["jelu.elu", "jax.nn.relu", "identity"]
   else:
     configs, reps, sizes, dtypes = ([(4096, 1024, 7), (4096, 2048, 5)], 15,
                                     [2**24, 2**26], ["float32", "bfloat16"])
-  results = {"machine": machine(), "train_step": [], "elementwise": [], "torch": []}
+    scale, arch_reps, arch_names = 1, 5, list(ARCHITECTURE_ACTIVATIONS)
+  results = {"machine": machine(), "train_step": [], "architectures": [], "elementwise": [],
+             "torch": []}
+  results["architectures"] = architecture_rows(scale, arch_reps, arch_names)
+  memory_chart(results["architectures"], pathlib.Path(args.png))
   for batch, width, step_reps in configs:
     results["train_step"] += train_step(batch, width, step_reps, names)
   results["elementwise"] = elementwise(sizes, dtypes, reps)
@@ -260,7 +393,7 @@ def main(argv: list[str] | None = None) -> dict:
   print(body)
   pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
   write_results_md(pathlib.Path(args.md), body)
-  print(f"wrote {args.json} and {args.md}")
+  print(f"wrote {args.json}, {args.md} and {args.png}")
   return results
 
 

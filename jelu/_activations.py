@@ -46,6 +46,8 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
+# What the backward pass keeps: see the `residual` argument of `elu`.
+_RESIDUALS = ("output", "input")
 
 
 def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -102,13 +104,46 @@ def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
   return jax.lax.psum(t, extra) if extra else t
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _f(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
+def _materialized(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
+  """The primal inside a conditional on the CPU, so that XLA keeps ``y`` itself.
+
+  XLA:CPU duplicates a cheap elementwise producer into its consumers when all
+  of them can fuse it. When ``y`` is reshaped on its way to the next layer (a
+  Dense layer on a ``[batch, seq, features]`` input collapses it to 2-D for the
+  matmul) every consumer of the final ``select`` can fuse, so XLA recomputes
+  ``y`` in the backward fusions from ``x`` and ``exp(min(x, 0))`` and keeps
+  those two arrays alive instead of ``y``: twice the memory, measured in
+  benchmarks/RESULTS.md. A conditional's result cannot be fused into anything,
+  so computed inside one, ``y`` is one buffer that the next layer and this
+  backward pass share. Both branches are the same computation, so the value is
+  the primal's bit for bit whichever runs; the predicate is read from alpha
+  behind `_opaque`, so XLA cannot fold the conditional away. Only on the CPU:
+  a GPU conditional copies its predicate to the host, a synchronisation per
+  activation.
+  """
+  def primal(x):
+    return _plain(x, a, scale, celu)
+
+  def guarded(x):
+    first = _opaque(a.reshape(-1)[0] if a.ndim else a)
+    return jax.lax.cond(first == first, primal, lambda v: primal(v), x)
+
+  if x.size == 0 or a.size == 0:
+    return primal(x)
+  return jax.lax.platform_dependent(x, cpu=guarded, default=primal)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _f(x: jax.Array, a: jax.Array, scale: float, celu: bool, residual: str) -> jax.Array:
   return _plain(x, a, scale, celu)
 
 
-def _f_fwd(x, a, scale, celu):
-  y = _plain(x.value, a.value, scale, celu)
+def _f_fwd(x, a, scale, celu, residual):
+  if residual == "input":
+    # The backward pass recomputes the slope from x; y is not kept.
+    y = _plain(x.value, a.value, scale, celu)
+    return y, (jnp.empty((0,), x.value.dtype), a.value, x.value)
+  y = _materialized(x.value, a.value, scale, celu)
   # x is kept only when `a` itself is differentiated (a learnable alpha): its
   # gradient cannot be recovered from y where y saturates. Otherwise an empty
   # array stands in its place. The residual pytree must not change with
@@ -118,14 +153,25 @@ def _f_fwd(x, a, scale, celu):
   return y, (y, a.value, x_res)
 
 
-def _f_bwd(scale, celu, res, g):
+def _slope_from_input(xc: jax.Array, ac: jax.Array, scale: float, celu: bool) -> jax.Array:
+  # exp of x itself, not of min(x, 0): the forward pass computes the latter,
+  # and XLA would merge the two and keep the forward's array for this pass.
+  # Where x > 0 the exponential may overflow; `where` discards it there.
+  return jnp.where(xc > 0, scale, jnp.exp(xc / ac) if celu else ac * jnp.exp(xc))
+
+
+def _f_bwd(scale, celu, residual, res, g):
   y, a, x = res
   if isinstance(g, SymbolicZero):
     return None, None
-  ct = _compute_dtype(y.dtype)
-  yc, ac, gc = y.astype(ct), _opaque(a.astype(ct)), g.astype(ct)
-  slope = yc / ac + 1 if celu else yc + ac
-  dx = gc * jnp.where(yc > 0, scale, slope)
+  ct = _compute_dtype(g.dtype)
+  ac, gc = _opaque(a.astype(ct)), g.astype(ct)
+  if residual == "input":
+    dx = gc * _slope_from_input(x.astype(ct), ac, scale, celu)
+  else:
+    yc = y.astype(ct)
+    slope = yc / ac + 1 if celu else yc + ac
+    dx = gc * jnp.where(yc > 0, scale, slope)
   da = None
   # An empty x means alpha is not differentiated (or x is empty, where the
   # alpha gradient is zero anyway).
@@ -139,21 +185,21 @@ def _f_bwd(scale, celu, res, g):
     else:
       dyda = expm1_neg(t)
     da = _sum_over_extra_manual_axes(_unbroadcast(gc * dyda, a.shape), like=a).astype(a.dtype)
-  return dx.astype(y.dtype), da
+  return dx.astype(g.dtype), da
 
 
 _f.defvjp(_f_fwd, _f_bwd, symbolic_zeros=True)
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "celu"))
-def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("scale", "celu", "residual"))
+def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool, residual: str) -> jax.Array:
   x, a = jnp.asarray(x), jnp.asarray(a)
   dtype = jnp.result_type(x, a)
   if not jnp.issubdtype(dtype, jnp.floating):
     dtype = jnp.result_type(dtype, float)
   if not jnp.issubdtype(a.dtype, jnp.floating):
     a = a.astype(dtype)
-  return _f(x.astype(dtype), a, scale, celu)
+  return _f(x.astype(dtype), a, scale, celu, residual)
 
 
 def _check_x(name: str, x: ArrayLike, arg: str = "x") -> None:
@@ -186,7 +232,13 @@ def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> No
     raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
 
 
-def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+def _check_residual(name: str, residual: str) -> None:
+  if residual not in _RESIDUALS:
+    raise ValueError(
+        f"{name}: residual must be one of {_RESIDUALS}, got {residual!r}.")
+
+
+def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> jax.Array:
   r"""Exponential linear unit, with a backward pass that keeps only its output.
 
   .. math::
@@ -226,10 +278,11 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
   """
   _check_x("elu", x)
   _check_alpha("elu", x, alpha, celu=False)
-  return _activation(x, alpha, scale=1.0, celu=False)
+  _check_residual("elu", residual)
+  return _activation(x, alpha, scale=1.0, celu=False, residual=residual)
 
 
-def selu(x: ArrayLike) -> jax.Array:
+def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
   r"""Scaled exponential linear unit, with a backward pass that keeps only its output.
 
   .. math::
@@ -261,10 +314,11 @@ def selu(x: ArrayLike) -> jax.Array:
     :func:`elu`, :func:`jelu.alpha_dropout`
   """
   _check_x("selu", x)
-  return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False)
+  _check_residual("selu", residual)
+  return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False, residual=residual)
 
 
-def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
+def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> jax.Array:
   r"""Continuously-differentiable ELU, with a backward pass that keeps only its output.
 
   .. math::
@@ -300,4 +354,5 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
   """
   _check_x("celu", x)
   _check_alpha("celu", x, alpha, celu=True)
-  return _activation(x, alpha, scale=1.0, celu=True)
+  _check_residual("celu", residual)
+  return _activation(x, alpha, scale=1.0, celu=True, residual=residual)

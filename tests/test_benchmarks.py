@@ -11,8 +11,8 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "run.py")
   bench = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(bench)
-  out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
-  bench.main(["--quick", "--json", str(out_json), "--md", str(out_md)])
+  out_json, out_md, out_png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "m.png"
+  bench.main(["--quick", "--json", str(out_json), "--md", str(out_md), "--png", str(out_png)])
   results = json.loads(out_json.read_text())
   names = {r["activation"] for r in results["train_step"]}
   assert {"jelu.elu", "jax.nn.elu", "jax.nn.relu", "identity"} <= names
@@ -20,3 +20,8 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   assert jelu_elu["temp_vs_jax_nn"] < 1
   assert "<!-- results:begin -->" in out_md.read_text()
   assert "| jelu.elu fwd+bwd | float32 |" in out_md.read_text()
+  archs = {r["architecture"] for r in results["architectures"]}
+  assert {"mlp-3d", "pre-ln", "cnn", "cnn-bn", "cnn-gn", "mixer"} <= archs
+  assert all(r["largest_batch"] > 0 for r in results["architectures"])
+  assert "**cnn-bn**" in out_md.read_text()
+  assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

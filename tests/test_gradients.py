@@ -128,3 +128,45 @@ def test_grad_of_empty_and_zero_dimensional_arrays(name):
   g = jax.grad(lambda v: call(name, v))(jnp.float32(-1.0))
   assert g.shape == ()
   np.testing.assert_allclose(g, ref.DERIVS[name](-1.0), rtol=1e-6)
+
+
+def _input_residual(name, alpha):
+  f = {"elu": jelu.elu, "celu": jelu.celu}.get(name)
+  if f is None:
+    return lambda v: jelu.selu(v, residual="input")
+  return lambda v: f(v, alpha, residual="input")
+
+
+def test_input_residual_grad_matches_analytic_derivative(case):
+  # residual="input" recomputes the slope from x (one exp) instead of reading it off y.
+  name, alpha = case
+  x = np.concatenate([GRID, np.float32([0.0, -0.0, -np.inf, -1e30, 1e30, np.inf])])
+  g = elementwise_grad(_input_residual(name, alpha))(jnp.asarray(x))
+  expected = ref.DERIVS[name](x, 1.0 if alpha is None else alpha)
+  # Below the smallest normal float32 the exponential is flushed to zero on the CPU.
+  np.testing.assert_allclose(g, expected, rtol=4e-7, atol=np.finfo(np.float32).tiny)
+
+
+def test_input_residual_second_derivative_matches_analytic(case):
+  name, alpha = case
+  a = 1.0 if alpha is None else alpha
+  x = np.float32([-5.0, -1.0, -0.25, 0.5, 3.0])
+  second = jax.vmap(jax.grad(jax.grad(_input_residual(name, alpha))))(jnp.asarray(x))
+  # d2/dx2 of the negative branch: scale * a * e^x (ELU, SELU), e^(x/a) / a (CELU).
+  scale = ref.SELU_SCALE if name == "selu" else 1.0
+  a_eff = ref.SELU_ALPHA if name == "selu" else a
+  x64 = x.astype(np.float64)
+  neg = np.exp(x64 / a_eff) / a_eff if name == "celu" else scale * a_eff * np.exp(x64)
+  np.testing.assert_allclose(second, np.where(x64 > 0, 0.0, neg), rtol=2e-6)
+
+
+def test_input_residual_nan_propagates(name):
+  g = jax.grad(_input_residual(name, 1.5))(jnp.float32(jnp.nan))
+  assert np.isnan(g)
+
+
+def test_residual_must_be_output_or_input():
+  with pytest.raises(ValueError, match="residual must be one of"):
+    jelu.elu(jnp.ones(3), residual="x")
+  with pytest.raises(ValueError, match="selu: residual"):
+    jelu.selu(jnp.ones(3), residual="both")
