@@ -67,7 +67,8 @@ _Q = (
 # Below this t, exp(t) < 2**-28 and a * expm1(t) rounds to -a: clamping there
 # keeps 2**k normal and the arithmetic finite for t = -inf.
 _T_MIN = -20.0
-_TINY = 2.0**-40
+# Below this |t| (and |x|) the low halves of the pairs would be flushed to zero.
+_TINY = 2.0**-90
 
 
 def _horner(coeffs: tuple[float, ...], t: jax.Array) -> jax.Array:
@@ -156,7 +157,8 @@ def scaled_expm1_neg(t: jax.Array, a: jax.Array, *, divide: bool = False,
   # a * s_hi exactly in two 12-bit products; a * s_lo is 2**-11 of the whole.
   value = a_hi * s_hi + ((a_lo * s_hi) + a * s_lo)
   # Near 0 the low parts fall below float32's normal range, which XLA:CPU
-  # flushes to zero; there expm1(u) = u to 2**-41, and a * u rounds once.
+  # flushes to zero; there expm1(u) = u to 2**-91, and a * u rounds once
+  # (SELU's twice: a is lambda * alpha rounded, so within 0.75 ulp).
   if divide:
     return jnp.where(q > -_TINY, t, value)
   return jnp.where(t > -_TINY, a * t, value)
@@ -176,7 +178,7 @@ def scaled_linear(x: jax.Array, scale: float) -> jax.Array:
   s_hi = float((s32.view(np.uint32) & np.uint32(0xFFFFF000)).view(np.float32))
   s_mid = scale - s_hi
   # x_lo would fall below the normal range, which XLA:CPU flushes to zero, for
-  # |x| < 2**-103: tiny x are scaled up by 2**64 and back (both exact). min:
+  # |x| < 2**-103: tiny x are scaled up by 2**64 and back (exact). min:
   # splitting inf would give inf - inf; scale * max_float is inf anyway.
   tiny = jnp.abs(x) < _TINY
   x_hi, x_lo = _split(jnp.minimum(jnp.where(tiny, x * 2.0**64, x), np.finfo(np.float32).max))
