@@ -40,7 +40,7 @@ from jax.core import Tracer
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from jelu._expm1 import expm1_neg, scaled_expm1_neg
+from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -72,12 +72,12 @@ def _plain(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
   xc, ac = x.astype(ct), _opaque(a.astype(ct))
   t = jnp.minimum(xc, 0)
   if celu:
-    neg = scaled_expm1_neg(t / ac, ac, lead=t)
-  elif scale != 1.0:  # SELU: a = 1.758, so a - 1 is exact
-    neg = scaled_expm1_neg(t, ac, lead=t, excess=ac - 1)
+    neg = scaled_expm1_neg(t, ac, divide=True)
+  elif scale != 1.0:  # SELU: a is lambda * alpha, rounded; its rounding error is put back
+    neg = scaled_expm1_neg(t, ac, a_exact=SELU_SCALE * SELU_ALPHA)
   else:
     neg = scaled_expm1_neg(t, ac)
-  pos = xc if scale == 1.0 else scale * xc
+  pos = xc if scale == 1.0 else scaled_linear(xc, scale)
   # `>=` sends -0.0 to the linear branch, which keeps its sign; both branches
   # are 0 there, and the backward rule, which reads y, takes the negative
   # branch's slope at 0 regardless.
