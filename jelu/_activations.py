@@ -31,15 +31,13 @@ Costs and limits of reading the branch and the slope off ``y``:
 from __future__ import annotations
 
 import functools
-import numbers
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.core import Tracer
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
+from jelu._checks import check_alpha, check_array
 from jelu._expm1 import expm1_neg, scaled_expm1_neg
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -156,36 +154,6 @@ def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool) -> jax.Arr
   return _f(x.astype(dtype), a, scale, celu)
 
 
-def _check_x(name: str, x: ArrayLike, arg: str = "x") -> None:
-  if isinstance(x, str) or not isinstance(
-      x, (jax.Array, np.ndarray, np.generic, numbers.Number)):
-    raise TypeError(
-        f"{name}: {arg} must be an array or a scalar, got {type(x).__name__}.")
-  dtype = jnp.result_type(x)
-  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
-          or jnp.issubdtype(dtype, jnp.bool_)):
-    raise TypeError(f"{name}: {arg} must be real (float, integer or bool), got {dtype}.")
-
-
-def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
-  _check_x(name, alpha, arg="alpha")
-  x_shape, a_shape = np.shape(x), np.shape(alpha)
-  try:
-    out = np.broadcast_shapes(x_shape, a_shape)
-  except ValueError:
-    out = None
-  if out != x_shape:
-    raise ValueError(
-        f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
-  if isinstance(alpha, Tracer):
-    return  # a traced alpha cannot be checked; see the module docs
-  values = np.asarray(alpha)
-  bound = "> 0" if celu else ">= 0"
-  ok = np.isfinite(values) & (values > 0 if celu else values >= 0)
-  if not np.all(ok):
-    raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
-
-
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
   r"""Exponential linear unit, with a backward pass that keeps only its output.
 
@@ -224,8 +192,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
   See also:
     :func:`selu`, :func:`celu`
   """
-  _check_x("elu", x)
-  _check_alpha("elu", x, alpha, celu=False)
+  check_array("elu", x)
+  check_alpha("elu", x, alpha, celu=False)
   return _activation(x, alpha, scale=1.0, celu=False)
 
 
@@ -260,7 +228,7 @@ def selu(x: ArrayLike) -> jax.Array:
   See also:
     :func:`elu`, :func:`jelu.alpha_dropout`
   """
-  _check_x("selu", x)
+  check_array("selu", x)
   return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False)
 
 
@@ -298,6 +266,6 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
   See also:
     :func:`elu`
   """
-  _check_x("celu", x)
-  _check_alpha("celu", x, alpha, celu=True)
+  check_array("celu", x)
+  check_alpha("celu", x, alpha, celu=True)
   return _activation(x, alpha, scale=1.0, celu=True)
