@@ -31,23 +31,19 @@ Costs and limits of reading the branch and the slope off ``y``:
 from __future__ import annotations
 
 import functools
-import numbers
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.core import Tracer
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
+from jelu._checks import check_alpha, check_array, check_residual
 from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 _SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
-# What the backward pass keeps: see the `residual` argument of `elu`.
-_RESIDUALS = ("output", "input")
 
 
 def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -202,42 +198,6 @@ def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool, residual: 
   return _f(x.astype(dtype), a, scale, celu, residual)
 
 
-def _check_x(name: str, x: ArrayLike, arg: str = "x") -> None:
-  if isinstance(x, str) or not isinstance(
-      x, (jax.Array, np.ndarray, np.generic, numbers.Number)):
-    raise TypeError(
-        f"{name}: {arg} must be an array or a scalar, got {type(x).__name__}.")
-  dtype = jnp.result_type(x)
-  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
-          or jnp.issubdtype(dtype, jnp.bool_)):
-    raise TypeError(f"{name}: {arg} must be real (float, integer or bool), got {dtype}.")
-
-
-def _check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
-  _check_x(name, alpha, arg="alpha")
-  x_shape, a_shape = np.shape(x), np.shape(alpha)
-  try:
-    out = np.broadcast_shapes(x_shape, a_shape)
-  except ValueError:
-    out = None
-  if out != x_shape:
-    raise ValueError(
-        f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
-  if isinstance(alpha, Tracer):
-    return  # a traced alpha cannot be checked; see the module docs
-  values = np.asarray(alpha)
-  bound = "> 0" if celu else ">= 0"
-  ok = np.isfinite(values) & (values > 0 if celu else values >= 0)
-  if not np.all(ok):
-    raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
-
-
-def _check_residual(name: str, residual: str) -> None:
-  if residual not in _RESIDUALS:
-    raise ValueError(
-        f"{name}: residual must be one of {_RESIDUALS}, got {residual!r}.")
-
-
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> jax.Array:
   r"""Exponential linear unit, with a backward pass that keeps only its output.
 
@@ -276,9 +236,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
   See also:
     :func:`selu`, :func:`celu`
   """
-  _check_x("elu", x)
-  _check_alpha("elu", x, alpha, celu=False)
-  _check_residual("elu", residual)
+  check_array("elu", x)
+  check_alpha("elu", x, alpha, celu=False)
+  check_residual("elu", residual)
   return _activation(x, alpha, scale=1.0, celu=False, residual=residual)
 
 
@@ -313,8 +273,8 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
   See also:
     :func:`elu`, :func:`jelu.alpha_dropout`
   """
-  _check_x("selu", x)
-  _check_residual("selu", residual)
+  check_array("selu", x)
+  check_residual("selu", residual)
   return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False, residual=residual)
 
 
@@ -352,7 +312,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
   See also:
     :func:`elu`
   """
-  _check_x("celu", x)
-  _check_alpha("celu", x, alpha, celu=True)
-  _check_residual("celu", residual)
+  check_array("celu", x)
+  check_alpha("celu", x, alpha, celu=True)
+  check_residual("celu", residual)
   return _activation(x, alpha, scale=1.0, celu=True, residual=residual)

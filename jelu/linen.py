@@ -1,6 +1,12 @@
-"""Flax linen modules for jelu's activations.
+"""Flax linen modules for jelu's activations and AlphaDropout.
 
-Each module holds no logic: it reads its fields and calls the function.
+Each module holds no logic: it reads its fields and calls the function. A
+module is worth it where it holds state: a learnable alpha (``ELU(learnable=True)``),
+or AlphaDropout's ``deterministic`` flag and rng collection. Otherwise the
+function is enough, and this module re-exports :func:`jelu.elu`,
+:func:`jelu.selu`, :func:`jelu.celu` and :func:`jelu.alpha_dropout` as plain
+functions, as ``flax.linen`` re-exports ``jax.nn``'s activations, so
+``nn.Sequential([nn.Dense(64), jnn.elu])`` works.
 
 Example:
   >>> import jax, jax.numpy as jnp
@@ -15,43 +21,82 @@ Example:
   >>> y, variables = MLP().init_with_output(jax.random.key(0), x)
   >>> y.shape
   (4, 1)
+  >>> mlp = nn.Sequential([nn.Dense(16), jnn.selu, nn.Dense(1)])
+  >>> mlp.init_with_output(jax.random.key(0), x)[0].shape
+  (4, 1)
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jelu._activations import celu, elu, selu
-from jelu._dropout import _check_rate, alpha_dropout
+from jelu import alpha_dropout as alpha_dropout
+from jelu import celu as celu
+from jelu import elu as elu
+from jelu import selu as selu
+from jelu._checks import check_alpha_value, check_key, check_rate
+
+__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
 
 class ELU(nn.Module):
   """Exponential linear unit, :func:`jelu.elu` as a layer, optionally with a learnable alpha.
 
-  With ``learnable=True`` the layer owns a scalar param ``"alpha"``, initialised
-  to ``alpha``, whose gradient flows through jelu's backward rule (which then
-  keeps ``x`` as well as the output). Training must keep it ``>= 0``: a traced
-  alpha cannot be checked.
+  With ``learnable=True`` the layer owns a param ``"alpha"``, initialised to
+  ``alpha``: a scalar, or with ``per_channel=True`` one value per channel, of
+  shape ``(x.shape[-1],)`` (torch's ``PReLU(num_parameters)``). Its gradient
+  flows through jelu's backward rule (which then keeps ``x`` as well as the
+  output). Training must keep it ``>= 0``: a traced alpha cannot be checked.
+
+  As in :class:`flax.linen.PReLU`, the param lives in ``param_dtype`` and is
+  cast to a floating-point ``x``'s dtype, so the output keeps ``x``'s dtype
+  (bfloat16 in, bfloat16 out) and the backward pass keeps bfloat16 arrays.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from jelu import linen as jnn
+    >>> x = jnp.ones((4, 3), jnp.bfloat16)
+    >>> layer = jnn.ELU(0.5, learnable=True, per_channel=True)
+    >>> y, variables = layer.init_with_output(jax.random.key(0), x)
+    >>> variables["params"]["alpha"]
+    Array([0.5, 0.5, 0.5], dtype=float32)
+    >>> y.dtype
+    dtype(bfloat16)
 
   Attributes:
     alpha: the saturation magnitude, or the learnable one's initial value
-      (default 1.0), finite and ``>= 0``.
+      (default 1.0), finite and ``>= 0``; checked when the module is built.
     learnable: whether alpha is a trainable param (default False).
-    param_dtype: the dtype of the learnable alpha (default float32). The output
-      dtype follows jax.nn's promotion of ``x`` with it.
+    per_channel: whether the learnable alpha has one value per channel, the last
+      axis of ``x`` (default False); needs ``learnable=True``.
+    param_dtype: the dtype of the learnable alpha (default float32).
   """
 
   alpha: float = 1.0
   learnable: bool = False
+  per_channel: bool = False
   param_dtype: jnp.dtype = jnp.float32
+
+  def __post_init__(self):
+    check_alpha_value("ELU", self.alpha, celu=False)
+    if self.per_channel and not self.learnable:
+      raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
+                       "per-channel alpha, call jelu.elu(x, alpha_array)).")
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """Applies :func:`jelu.elu` to ``x``."""
-    alpha = (self.param("alpha", lambda _: jnp.asarray(self.alpha, self.param_dtype))
-             if self.learnable else self.alpha)
+    if not self.learnable:
+      return elu(x, self.alpha)
+    shape = (jnp.shape(x)[-1],) if self.per_channel else ()
+    alpha = self.param("alpha", nn.initializers.constant(self.alpha), shape, self.param_dtype)
+    if jnp.issubdtype(jnp.result_type(x), jnp.floating):
+      alpha = alpha.astype(jnp.result_type(x))
     return elu(x, alpha)
 
 
@@ -69,10 +114,14 @@ class CELU(nn.Module):
 
   Attributes:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
-      ``> 0``.
+      ``> 0``; checked when the module is built.
   """
 
   alpha: float = 1.0
+
+  def __post_init__(self):
+    check_alpha_value("CELU", self.alpha, celu=True)
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -93,15 +142,22 @@ class AlphaDropout(nn.Module):
     >>> y = layer.apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)})
 
   Attributes:
-    rate: the drop probability, in ``[0, 1)``.
+    rate: the drop probability, in ``[0, 1]``; checked when the module is built.
+      1 returns zeros without drawing a key, as :class:`flax.linen.Dropout` does.
+    broadcast_dims: axes along which the mask is shared (default none).
     deterministic: if True, the layer is the identity; may be given here or at
       call time (``flax.linen.merge_param``).
     rng_collection: the rng collection the mask's key is drawn from.
   """
 
   rate: float
+  broadcast_dims: Sequence[int] = ()
   deterministic: bool | None = None
   rng_collection: str = "dropout"
+
+  def __post_init__(self):
+    check_rate("AlphaDropout", self.rate)
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x: jax.Array, deterministic: bool | None = None,
@@ -113,10 +169,13 @@ class AlphaDropout(nn.Module):
       deterministic: overrides the attribute of the same name.
       rng: a PRNG key to use instead of one from ``rng_collection``.
     """
-    _check_rate(self.rate)
     deterministic = nn.merge_param("deterministic", self.deterministic, deterministic)
     if deterministic or self.rate == 0.0:
       return x
+    if self.rate == 1.0:
+      return jnp.zeros_like(x)
     if rng is None:
       rng = self.make_rng(self.rng_collection)
-    return alpha_dropout(x, self.rate, key=rng)
+    else:
+      check_key("AlphaDropout", rng, arg="rng")
+    return alpha_dropout(x, self.rate, key=rng, broadcast_dims=self.broadcast_dims)

@@ -1,5 +1,12 @@
 """Flax nnx modules for jelu's activations and AlphaDropout.
 
+A module is worth it where it holds state: a learnable alpha (an ``nnx.Param``),
+or AlphaDropout's ``deterministic`` flag, which ``.eval()``, ``.train()`` and
+``nnx.view`` set, and its rng stream. Otherwise the function is enough, and this
+module re-exports :func:`jelu.elu`, :func:`jelu.selu`, :func:`jelu.celu` and
+:func:`jelu.alpha_dropout` as plain functions, so ``nnx.Sequential(...,
+jnnx.selu, ...)`` works.
+
 Example:
   >>> import jax.numpy as jnp
   >>> from flax import nnx
@@ -7,41 +14,91 @@ Example:
   >>> rngs = nnx.Rngs(0)
   >>> model = nnx.Sequential(
   ...     nnx.Linear(3, 16, kernel_init=nnx.initializers.lecun_normal(), rngs=rngs),
-  ...     jnnx.SELU(),
+  ...     jnnx.selu,
   ...     jnnx.AlphaDropout(0.1, rngs=rngs),
   ...     nnx.Linear(16, 1, rngs=rngs))
   >>> model.eval()  # AlphaDropout becomes the identity
   >>> model(jnp.ones((4, 3))).shape
   (4, 1)
+  >>> evaluation = nnx.view(model, deterministic=True)  # the same, as a view
 """
 
 from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jelu._activations import celu, elu, selu
-from jelu._dropout import _check_rate, alpha_dropout
+from jelu import alpha_dropout as alpha_dropout
+from jelu import celu as celu
+from jelu import elu as elu
+from jelu import selu as selu
+from jelu._checks import check_alpha_value, check_key, check_rate
+
+__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
 
 class ELU(nnx.Module):
   """Exponential linear unit, :func:`jelu.elu` as a layer, optionally with a learnable alpha.
+
+  As in :class:`flax.linen.PReLU`, a learnable alpha lives in ``param_dtype``
+  and is cast to a floating-point ``x``'s dtype, so the output keeps ``x``'s
+  dtype (bfloat16 in, bfloat16 out).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jelu import nnx as jnnx
+    >>> layer = jnnx.ELU(0.5, learnable=True, per_channel=True, features=3)
+    >>> layer.alpha[...]
+    Array([0.5, 0.5, 0.5], dtype=float32)
+    >>> layer(jnp.ones((4, 3), jnp.bfloat16)).dtype
+    dtype(bfloat16)
 
   Args:
     alpha: the saturation magnitude, or the learnable one's initial value
       (default 1.0), finite and ``>= 0``.
     learnable: if True, ``self.alpha`` is an ``nnx.Param`` that training moves
       (keep it ``>= 0``: a traced alpha cannot be checked).
+    per_channel: if True, the learnable alpha has one value per channel, the
+      last axis of ``x`` (torch's ``PReLU(num_parameters)``); needs
+      ``learnable=True`` and ``features``.
+    features: the number of channels, for ``per_channel=True``.
     param_dtype: the learnable alpha's dtype (default float32).
+
+  Raises:
+    ValueError: for a negative, NaN or infinite ``alpha``, ``per_channel``
+      without ``learnable`` or without a positive ``features``, or
+      ``features`` without ``per_channel``.
   """
 
   def __init__(self, alpha: float = 1.0, *, learnable: bool = False,
+               per_channel: bool = False, features: int | None = None,
                param_dtype: jnp.dtype = jnp.float32):
-    self.alpha = nnx.Param(jnp.asarray(alpha, param_dtype)) if learnable else alpha
+    check_alpha_value("ELU", alpha, celu=False)
+    if per_channel and not learnable:
+      raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
+                       "per-channel alpha, call jelu.elu(x, alpha_array)).")
+    if features is not None and not per_channel:
+      raise ValueError("ELU: features is the number of channels of a per-channel alpha; "
+                       "give per_channel=True with it.")
+    shape: tuple[int, ...] = ()
+    if per_channel:
+      if isinstance(features, bool) or not isinstance(features, numbers.Integral) or features < 1:
+        raise ValueError(f"ELU: per_channel=True needs features, the number of channels, "
+                         f"a positive int; got {features!r}.")
+      shape = (int(features),)
+    self.alpha = (nnx.Param(jnp.full(shape, alpha, param_dtype)) if learnable
+                  else alpha)
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    alpha = self.alpha[...] if isinstance(self.alpha, nnx.Param) else self.alpha
+    if not isinstance(self.alpha, nnx.Param):
+      return elu(x, self.alpha)
+    alpha = self.alpha[...]
+    if jnp.issubdtype(jnp.result_type(x), jnp.floating):
+      alpha = alpha.astype(jnp.result_type(x))
     return elu(x, alpha)
 
 
@@ -56,10 +113,15 @@ class CELU(nnx.Module):
   """Continuously-differentiable ELU, :func:`jelu.celu` as a layer.
 
   Args:
-    alpha: the saturation magnitude and input scale (default 1.0), ``> 0``.
+    alpha: the saturation magnitude and input scale (default 1.0), finite and
+      ``> 0``.
+
+  Raises:
+    ValueError: for a zero, negative, NaN or infinite ``alpha``.
   """
 
   def __init__(self, alpha: float = 1.0):
+    check_alpha_value("CELU", alpha, celu=True)
     self.alpha = alpha
 
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -70,35 +132,71 @@ class AlphaDropout(nnx.Module):
   """AlphaDropout (:func:`jelu.alpha_dropout`) with :class:`flax.nnx.Dropout`'s conventions.
 
   ``.eval()`` on it or on any module holding it sets ``deterministic=True`` (the
-  identity); ``.train()`` sets it back.
+  identity), ``.train()`` sets it back, and ``nnx.view(model,
+  deterministic=...)`` returns a view with it set (:meth:`set_view`). A
+  ``deterministic`` given at call time wins over all of them.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from flax import nnx
+    >>> from jelu import nnx as jnnx
+    >>> layer = jnnx.AlphaDropout(0.5, rngs=nnx.Rngs(0))
+    >>> x = jnp.ones((2, 3))
+    >>> bool((nnx.view(layer, deterministic=True)(x) == x).all())
+    True
+    >>> layer.deterministic  # the view left the module itself as it was
+    False
 
   Args:
-    rate: the drop probability, in ``[0, 1)``.
-    deterministic: if True, the identity (default False).
+    rate: the drop probability, in ``[0, 1]``. 1 returns zeros without drawing
+      a key, as ``nnx.Dropout`` does.
+    broadcast_dims: axes along which the mask is shared (default none).
+    deterministic: if True, the identity (default False); None means it must
+      come from ``nnx.view`` or the call.
     rng_collection: the stream the mask's keys come from (default "dropout").
     rngs: an ``nnx.Rngs`` (its ``rng_collection`` stream is forked), an
       ``nnx.RngStream``, or None to pass keys at call time.
+
+  Raises:
+    TypeError: for ``rngs`` of another type, or a non-number ``rate``.
+    ValueError: for ``rate`` outside ``[0, 1]``.
   """
 
-  def __init__(self, rate: float, *, deterministic: bool = False,
-               rng_collection: str = "dropout",
+  def __init__(self, rate: float, *, broadcast_dims: Sequence[int] = (),
+               deterministic: bool | None = False, rng_collection: str = "dropout",
                rngs: nnx.Rngs | nnx.RngStream | None = None):
-    _check_rate(rate)
+    check_rate("AlphaDropout", rate)
     self.rate = rate
+    self.broadcast_dims = broadcast_dims
     self.deterministic = deterministic
     self.rng_collection = rng_collection
     if isinstance(rngs, nnx.Rngs):
       rngs = rngs[rng_collection].fork()
     elif isinstance(rngs, nnx.RngStream):
       rngs = rngs.fork()
+    elif rngs is not None:
+      raise TypeError("AlphaDropout: rngs must be an nnx.Rngs, an nnx.RngStream or None, "
+                      f"got {type(rngs).__name__}.")
     self.rngs = nnx.data(rngs)
 
   def __call__(self, x: jax.Array, *, deterministic: bool | None = None,
                rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None) -> jax.Array:
-    """Applies AlphaDropout unless deterministic (the call's flag wins over the attribute)."""
+    """Applies AlphaDropout unless deterministic (the call's flag wins over the attribute).
+
+    Args:
+      x: the input.
+      deterministic: overrides the attribute of the same name.
+      rngs: an ``nnx.Rngs``, ``nnx.RngStream`` or PRNG key to use instead of
+        the module's stream.
+    """
     deterministic = self.deterministic if deterministic is None else deterministic
+    if deterministic is None:
+      raise ValueError("AlphaDropout: deterministic is None; give it at construction, "
+                       "at call time, or with nnx.view(model, deterministic=...).")
     if deterministic or self.rate == 0.0:
       return x
+    if self.rate == 1.0:
+      return jnp.zeros_like(x)
     rngs = self.rngs if rngs is None else rngs
     if rngs is None:
       raise ValueError("AlphaDropout: deterministic is False but no rngs were given, "
@@ -107,6 +205,19 @@ class AlphaDropout(nnx.Module):
       key = rngs[self.rng_collection]()
     elif isinstance(rngs, nnx.RngStream):
       key = rngs()
-    else:
+    elif isinstance(rngs, jax.Array):
+      check_key("AlphaDropout", rngs, arg="rngs")
       key = rngs
-    return alpha_dropout(x, self.rate, key=key)
+    else:
+      raise TypeError("AlphaDropout: rngs must be an nnx.Rngs, an nnx.RngStream or a PRNG "
+                      f"key, got {type(rngs).__name__}.")
+    return alpha_dropout(x, self.rate, key=key, broadcast_dims=self.broadcast_dims)
+
+  def set_view(self, deterministic: bool | None = None):
+    """Used by ``nnx.view``: sets ``deterministic`` on the view.
+
+    Args:
+      deterministic: if True, the view is the identity; None leaves it as is.
+    """
+    if deterministic is not None:
+      self.deterministic = deterministic

@@ -1,13 +1,16 @@
-"""A learnable alpha in linen: a param named "alpha" that training moves."""
+"""A learnable alpha, scalar or per channel: a param named "alpha" that training moves."""
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
+from flax import nnx
 
 import jelu
 from jelu import linen as jnn
+from jelu import nnx as jnnx
 
 import reference as ref
 
@@ -63,3 +66,60 @@ def test_learnable_alpha_changes_under_a_few_optax_steps():
 
 def test_fixed_alpha_elu_has_no_params():
   assert jnn.ELU(alpha=0.7).init(jax.random.key(0), X) == {}
+
+
+# Per-channel: one alpha per feature (the last axis), each with its own gradient.
+ALPHAS = np.asarray([0.25, 0.5, 1.0, 2.0])  # one per column of X
+
+
+def test_linen_per_channel_alpha_is_a_vector_param_initialised_to_alpha():
+  variables = jnn.ELU(0.7, learnable=True, per_channel=True).init(jax.random.key(0), X)
+  alpha = variables["params"]["alpha"]
+  assert alpha.shape == (X.shape[-1],) and alpha.dtype == jnp.float32
+  np.testing.assert_array_equal(alpha, np.full(4, np.float32(0.7)))
+
+
+def test_nnx_per_channel_alpha_is_a_vector_param_initialised_to_alpha():
+  alpha = jnnx.ELU(0.7, learnable=True, per_channel=True, features=4).alpha
+  assert isinstance(alpha, nnx.Param)
+  np.testing.assert_array_equal(alpha[...], np.full(4, np.float32(0.7)))
+
+
+def linen_per_channel(x, alphas):
+  variables = {"params": {"alpha": jnp.asarray(alphas, jnp.float32)}}
+  return jnn.ELU(learnable=True, per_channel=True).apply(variables, x)
+
+
+def nnx_per_channel(x, alphas):
+  layer = jnnx.ELU(learnable=True, per_channel=True, features=len(alphas))
+  layer.alpha[...] = jnp.asarray(alphas, jnp.float32)
+  return layer(x)
+
+
+@pytest.mark.parametrize("apply", [linen_per_channel, nnx_per_channel], ids=["linen", "nnx"])
+def test_per_channel_values_match_float64_reference(apply):
+  y = apply(X, ALPHAS)
+  np.testing.assert_allclose(y, ref.elu(X, ALPHAS), rtol=2e-7, atol=1e-7)
+
+
+def test_linen_per_channel_gradient_is_the_analytic_one_per_channel():
+  layer = jnn.ELU(learnable=True, per_channel=True)
+  variables = {"params": {"alpha": jnp.asarray(ALPHAS, jnp.float32)}}
+  w = jnp.arange(X.size, dtype=jnp.float32).reshape(X.shape) / X.size  # distinct cotangents
+  g = jax.grad(lambda v: (layer.apply(v, X) * w).sum())(variables)["params"]["alpha"]
+  expected = (np.asarray(w, np.float64) * ref.da_elu(X, ALPHAS)).sum(axis=0)
+  assert g.shape == (4,)
+  np.testing.assert_allclose(g, expected, rtol=1e-5)
+  assert len(set(np.asarray(g).tolist())) == 4  # each channel gets its own gradient
+
+
+def test_nnx_per_channel_gradient_is_the_analytic_one_per_channel():
+  layer = jnnx.ELU(learnable=True, per_channel=True, features=4)
+  layer.alpha[...] = jnp.asarray(ALPHAS, jnp.float32)
+  g = nnx.grad(lambda m: m(X).sum())(layer).alpha[...]
+  np.testing.assert_allclose(g, ref.da_elu(X, ALPHAS).sum(axis=0), rtol=1e-5)
+
+
+def test_linen_per_channel_alpha_follows_the_input_width():
+  variables = jnn.ELU(learnable=True, per_channel=True).init(jax.random.key(0), jnp.ones((2, 7)))
+  assert variables["params"]["alpha"].shape == (7,)

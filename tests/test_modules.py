@@ -58,6 +58,34 @@ def test_training_gradient_matches_jax_nn(ours, theirs):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), g1, g2)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: jnn.ELU(alpha=-1.0), "ELU: alpha must be finite and >= 0"),
+    (lambda: jnn.ELU(alpha=-1.0, learnable=True), "ELU: alpha must be finite and >= 0"),
+    (lambda: jnn.ELU(alpha=float("inf")), "ELU: alpha must be finite and >= 0"),
+    (lambda: jnn.CELU(alpha=0.0), "CELU: alpha must be finite and > 0"),
+    (lambda: jnn.ELU(per_channel=True), "per_channel=True needs learnable=True"),
+])
+def test_bad_alpha_raises_value_error_when_the_module_is_built(make, message):
+  with pytest.raises(ValueError, match=message):
+    make()
+
+
+def test_the_functions_are_reexported_and_listed_in_all():
+  assert (jnn.elu, jnn.selu, jnn.celu, jnn.alpha_dropout) == (
+      jelu.elu, jelu.selu, jelu.celu, jelu.alpha_dropout)
+  assert set(jnn.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout",
+                              "elu", "selu", "celu", "alpha_dropout"}
+  assert all(hasattr(jnn, name) for name in jnn.__all__)
+
+
+def test_a_plain_function_is_a_layer_of_nn_sequential():
+  model = nn.Sequential([nn.Dense(64), jnn.elu, nn.Dense(1)])
+  params = model.init(jax.random.key(0), X)
+  hidden = nn.Dense(64).apply({"params": params["params"]["layers_0"]}, X)
+  expected = nn.Dense(1).apply({"params": params["params"]["layers_2"]}, jelu.elu(hidden))
+  np.testing.assert_array_equal(model.apply(params, X), expected)
+
+
 def test_import_jelu_does_not_import_flax():
   code = "import sys, jelu; jelu.elu(1.0); assert 'flax' not in sys.modules, 'flax imported'"
   subprocess.run([sys.executable, "-c", code], check=True)

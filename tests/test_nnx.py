@@ -84,6 +84,122 @@ def test_alpha_dropout_without_rngs_says_so():
     jnnx.AlphaDropout(0.1)(X)
 
 
-def test_alpha_dropout_rate_is_checked_at_construction():
-  with pytest.raises(ValueError, match=r"\[0, 1\)"):
-    jnnx.AlphaDropout(1.0)
+@pytest.mark.parametrize("rate", [-0.1, 1.5, float("nan")])
+def test_alpha_dropout_rate_is_checked_at_construction(rate):
+  with pytest.raises(ValueError, match=r"AlphaDropout: rate must be in \[0, 1\]"):
+    jnnx.AlphaDropout(rate)
+
+
+def test_alpha_dropout_rate_one_returns_zeros_without_rngs():
+  np.testing.assert_array_equal(jnnx.AlphaDropout(1.0)(X), np.zeros(X.shape))
+
+
+@pytest.mark.parametrize("rngs", [0, "dropout", jax.random.key(0)])
+def test_alpha_dropout_rngs_of_another_type_at_construction_is_a_type_error(rngs):
+  with pytest.raises(TypeError, match="AlphaDropout: rngs must be an nnx.Rngs"):
+    jnnx.AlphaDropout(0.1, rngs=rngs)
+
+
+@pytest.mark.parametrize("rngs, message", [
+    (0, "rngs must be an nnx.Rngs, an nnx.RngStream or a PRNG key, got int"),
+    (jnp.ones(2), "rngs must be a JAX PRNG key"),
+])
+def test_alpha_dropout_rngs_of_another_type_at_call_time_is_a_type_error(rngs, message):
+  with pytest.raises(TypeError, match=f"AlphaDropout: {message}"):
+    jnnx.AlphaDropout(0.1)(X, rngs=rngs)
+
+
+def test_alpha_dropout_broadcast_dims_equal_the_function_with_the_same_key():
+  x, key = jnp.ones((4, 30, 5)), jax.random.key(8)
+  y = jnnx.AlphaDropout(0.3, broadcast_dims=(1,))(x, rngs=key)
+  np.testing.assert_array_equal(y, jelu.alpha_dropout(x, 0.3, key=key, broadcast_dims=(1,)))
+  assert (np.asarray(y) == np.asarray(y)[:, :1]).all()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: jnnx.ELU(-1.0, learnable=True), "ELU: alpha must be finite and >= 0"),
+    (lambda: jnnx.ELU(float("nan")), "ELU: alpha must be finite and >= 0"),
+    (lambda: jnnx.CELU(0.0), "CELU: alpha must be finite and > 0"),
+    (lambda: jnnx.ELU(per_channel=True, features=3), "per_channel=True needs learnable=True"),
+    (lambda: jnnx.ELU(learnable=True, per_channel=True), "needs features"),
+    (lambda: jnnx.ELU(learnable=True, per_channel=True, features=0), "needs features"),
+    (lambda: jnnx.ELU(learnable=True, features=3), "give per_channel=True"),
+])
+def test_bad_module_arguments_raise_value_error_at_construction(make, message):
+  with pytest.raises(ValueError, match=message):
+    make()
+
+
+def test_the_functions_are_reexported_and_listed_in_all():
+  assert (jnnx.elu, jnnx.selu, jnnx.celu, jnnx.alpha_dropout) == (
+      jelu.elu, jelu.selu, jelu.celu, jelu.alpha_dropout)
+  assert set(jnnx.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout",
+                               "elu", "selu", "celu", "alpha_dropout"}
+  assert all(hasattr(jnnx, name) for name in jnnx.__all__)
+  rngs = nnx.Rngs(0)
+  model = nnx.Sequential(nnx.Linear(6, 8, rngs=rngs), jnnx.elu)
+  np.testing.assert_array_equal(model(X), jelu.elu(model.layers[0](X)))
+
+
+class Block(nnx.Module):
+  """Both dropouts side by side: flax's own and jelu's."""
+
+  def __init__(self, rngs):
+    self.linear = nnx.Linear(6, 64, rngs=rngs)
+    self.dropout = nnx.Dropout(0.5, rngs=rngs)
+    self.alpha_dropout = jnnx.AlphaDropout(0.5, rngs=rngs)
+
+  def __call__(self, x, deterministic=None):
+    x = self.dropout(self.linear(x), deterministic=deterministic)
+    return self.alpha_dropout(x, deterministic=deterministic)
+
+
+def is_identity(block):
+  """Whether both dropouts are off: the block then equals its linear layer."""
+  return np.array_equal(block(X), block.linear(X))
+
+
+def test_view_eval_train_and_call_time_flag_reach_both_dropouts():
+  block = Block(nnx.Rngs(0))
+  assert not is_identity(block)
+  evaluation = nnx.view(block, deterministic=True)
+  assert evaluation.dropout.deterministic and evaluation.alpha_dropout.deterministic
+  assert is_identity(evaluation)
+  assert not block.alpha_dropout.deterministic and not is_identity(block)  # views copy
+  training = nnx.view(evaluation, deterministic=False)
+  assert not is_identity(training)
+  block.eval()
+  assert block.alpha_dropout.deterministic and is_identity(block)
+  assert not np.array_equal(block(X, deterministic=False), block.linear(X))  # the call wins
+  block.train()
+  assert not block.alpha_dropout.deterministic and not is_identity(block)
+  np.testing.assert_array_equal(block(X, deterministic=True), block.linear(X))
+
+
+def test_view_of_a_model_whose_only_dropout_is_alpha_dropout():
+  model = make_model(nnx.Rngs(0))
+  evaluation = nnx.view(model, deterministic=True)
+  np.testing.assert_array_equal(evaluation(X), evaluation(X))
+  assert not np.array_equal(model(X), model(X))
+  assert "deterministic" in nnx.view_info(model)
+
+
+def test_view_can_select_alpha_dropout_alone():
+  block = Block(nnx.Rngs(0))
+  view = nnx.view(block, only=jnnx.AlphaDropout, deterministic=True)
+  assert view.alpha_dropout.deterministic and not view.dropout.deterministic
+
+
+def test_deterministic_none_must_come_from_a_view_or_the_call():
+  layer = jnnx.AlphaDropout(0.5, deterministic=None, rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match="deterministic is None"):
+    layer(X)
+  np.testing.assert_array_equal(nnx.view(layer, deterministic=True)(X), X)
+  np.testing.assert_array_equal(layer(X, deterministic=True), X)
+
+
+def test_view_under_nnx_jit_is_the_identity():
+  block = Block(nnx.Rngs(0))
+  evaluation = nnx.view(block, deterministic=True)
+  y = nnx.jit(lambda m, x: m(x))(evaluation, X)
+  np.testing.assert_allclose(y, block.linear(X), rtol=1e-6)

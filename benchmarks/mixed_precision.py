@@ -1,0 +1,112 @@
+"""Mixed precision: temp memory of a bfloat16 training step with a learnable ELU.
+
+The model is 8 (``--depth``) x (flax.linen Dense(width, dtype=bfloat16) -> learnable
+ELU) + Dense(10), float32 params, softmax cross-entropy; the step is
+``jax.jit(jax.grad(loss))``. The learnable ELU is ``jelu.linen.ELU(learnable=True)``
+(scalar, or ``per_channel=True``) against ``jax.nn.elu`` with a float32 param alpha cast
+to the input's dtype, which is what ``flax.linen.PReLU`` does with its slope, and against
+``jelu.elu`` given the float32 alpha uncast (what ``jelu.linen.ELU`` did before it cast
+alpha). Prints XLA's temp memory for each and writes ``benchmarks/mixed_precision.json``.
+Compiles only; asserts nothing.
+
+    python benchmarks/mixed_precision.py                        # batch 2048, width 1024
+    python benchmarks/mixed_precision.py --batch 64 --width 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+import jelu
+from jelu import linen as jnn
+
+HERE = pathlib.Path(__file__).resolve().parent
+DEPTH = 8
+
+
+class UncastELU(nn.Module):
+  """jelu.elu with the float32 param alpha passed as is: the step is promoted to float32."""
+
+  @nn.compact
+  def __call__(self, x):
+    return jelu.elu(x, self.param("alpha", nn.initializers.constant(1.0), (), jnp.float32))
+
+
+class JaxNNELU(nn.Module):
+  """jax.nn.elu with a learnable alpha, cast to the input's dtype as flax.linen.PReLU does."""
+
+  per_channel: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    shape = (x.shape[-1],) if self.per_channel else ()
+    alpha = self.param("alpha", nn.initializers.constant(1.0), shape, jnp.float32)
+    return jax.nn.elu(x, alpha.astype(x.dtype))
+
+
+ACTIVATIONS = {
+    "jelu.linen.ELU(learnable=True)": lambda: jnn.ELU(learnable=True),
+    "jax.nn.elu, alpha cast to bf16": lambda: JaxNNELU(),
+    "jelu.elu, float32 alpha not cast": lambda: UncastELU(),
+    "jelu.linen.ELU(learnable=True, per_channel=True)":
+        lambda: jnn.ELU(learnable=True, per_channel=True),
+    "jax.nn.elu, per-channel alpha cast to bf16": lambda: JaxNNELU(per_channel=True),
+}
+
+
+class MLP(nn.Module):
+  width: int
+  depth: int
+  make_activation: object
+
+  @nn.compact
+  def __call__(self, x):
+    for _ in range(self.depth):
+      x = self.make_activation()(nn.Dense(self.width, dtype=jnp.bfloat16)(x))
+    return nn.Dense(10)(x)
+
+
+def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH) -> int:
+  """XLA's temp memory for one jitted gradient step of the bfloat16 MLP."""
+  model = MLP(width, depth, make_activation)
+  x = jax.random.normal(jax.random.key(1), (batch, width), jnp.bfloat16)
+  labels = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
+  params = model.init(jax.random.key(0), x)
+
+  def loss(params, x, labels):
+    logits = model.apply(params, x).astype(jnp.float32)
+    picked = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
+    return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - picked)
+
+  compiled = jax.jit(jax.grad(loss)).lower(params, x, labels).compile()
+  return compiled.memory_analysis().temp_size_in_bytes
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--batch", type=int, default=2048)
+  parser.add_argument("--width", type=int, default=1024)
+  parser.add_argument("--depth", type=int, default=DEPTH)
+  parser.add_argument("--json", default=str(HERE / "mixed_precision.json"))
+  args = parser.parse_args(argv)
+  rows = [{"activation": name, "batch": args.batch, "width": args.width, "depth": args.depth,
+           "temp_bytes": temp_bytes(make, args.batch, args.width, args.depth)}
+          for name, make in ACTIVATIONS.items()]
+  print(f"bfloat16 step, {args.depth} x Dense({args.width}) at batch {args.batch}, "
+        f"jax {jax.__version__}, {jax.default_backend()} backend")
+  print(f"| {'activation':<50} | temp MiB |")
+  print(f"|{'-' * 52}|----------|")
+  for row in rows:
+    print(f"| {row['activation']:<50} | {row['temp_bytes'] / 2**20:8.1f} |")
+  pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+  return rows
+
+
+if __name__ == "__main__":
+  main()
