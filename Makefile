@@ -1,16 +1,19 @@
 # `make demo` and `make test` work on a fresh machine with only python3 and make.
 VENV ?= .venv
+CONSTRAINTS ?= constraints.txt
+EXTRAS ?= test,examples,dev,docs
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install -q -c constraints.txt
+PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
+WHEEL_VENV := out/wheel-venv
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-oldest test-wheel bench lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
-	$(PIP) -e ".[test,examples,dev]"
+$(VENV)/.installed: $(PY) pyproject.toml $(CONSTRAINTS)
+	$(PIP) -e ".[$(EXTRAS)]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -19,14 +22,41 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+# The suite on the oldest jax, jaxlib and flax that pyproject allows.
+test-oldest:
+	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=constraints-oldest.txt EXTRAS=test,examples
+
+# The suite against the built wheel, installed in a fresh venv and run from outside the
+# source tree, so that a file missing from the package fails it.
+test-wheel: dist
+	rm -rf $(WHEEL_VENV)
+	python3 -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q -c constraints.txt "$$(ls dist/*.whl)[test,examples]"
+	cd "$$(mktemp -d)" && $(CURDIR)/$(WHEEL_VENV)/bin/python -c \
+	  "import jelu, sys; sys.exit('jelu not from the wheel: ' + jelu.__file__ if 'site-packages' not in jelu.__file__ else 0)" \
+	  && $(CURDIR)/$(WHEEL_VENV)/bin/python -m pytest -p no:cacheprovider \
+	     -c $(CURDIR)/pyproject.toml --rootdir $(CURDIR) $(CURDIR)/tests --pyargs jelu
+
 # torch is only a reference point: the run skips it where it cannot be installed.
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q torch==2.13.0 || echo "torch not installable here; benchmarking without it"
 	$(PY) benchmarks/run.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check jelu tests examples benchmarks
+	$(PY) -m ruff check jelu tests examples benchmarks docs
 	$(VENV)/bin/pyright
 
+# HTML under docs/_build/html; the doctest builder runs the code in the pages.
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	$(PY) -m sphinx -W --keep-going -q -b doctest docs docs/_build/doctest
+
+# sdist and wheel under dist/, checked by twine and for the licence in the wheel.
+dist: $(VENV)/.installed
+	rm -rf dist
+	$(PY) -m build -q --outdir dist .
+	$(PY) -m twine check --strict dist/*
+	$(PY) .ci/check_wheel.py dist/*.whl
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .venv-oldest out dist docs/_build .pytest_cache

@@ -6,24 +6,26 @@ from 0 to 30, negated, plus the positive side; the float32 values of ELU and CEL
 are also swept over 41 alphas log-spaced over [0.01, 100]. tests/test_accuracy.py
 asserts bounds on the same measurements.
 
-    python benchmarks/accuracy.py     # prints the table, writes benchmarks/accuracy.json
+    python -m benchmarks.accuracy     # from the repository root: prints the table,
+                                      # writes benchmarks/accuracy.json
+
+It runs as a module so that it imports the references the tests use
+(tests/reference.py) as ``tests.reference``.
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jelu
+from tests import reference as ref
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-import reference as ref  # noqa: E402
 
 CASES = [("elu", 1.0), ("elu", 0.3), ("elu", 1.7), ("elu", 3.0), ("selu", None), ("celu", 1.0),
          ("celu", 0.3), ("celu", 1.7), ("celu", 3.0)]

@@ -1,22 +1,18 @@
+"""Fixtures, and the host CPU device count, set before any test initialises a backend.
+
+Shared helpers live in tests/helpers.py.
+"""
+
 import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
 
-import jelu
+from helpers import ACTIVATIONS, CASES
 
-# The three activations as (jelu function, jax.nn function), called with alpha
-# where they take one. SELU's alpha is fixed, so callers pass None.
-ACTIVATIONS = {
-    "elu": (jelu.elu, jax.nn.elu),
-    "selu": (lambda x, alpha=None: jelu.selu(x), lambda x, alpha=None: jax.nn.selu(x)),
-    "celu": (jelu.celu, jax.nn.celu),
-}
-
-# A grid over both branches: log-spaced tails, a dense middle, 0 itself.
-GRID = np.concatenate([
-    -np.logspace(-8, 2, 60), np.linspace(-6, 6, 121), np.logspace(-8, 2, 60), [0.0],
-]).astype(np.float32)
+# tests/test_sharding.py runs on a 4 x 2 mesh of host CPU devices. The count
+# can only be set before JAX creates its CPU client, so it is set here, which
+# pytest imports before any test module. Everything else runs on device 0.
+SHARDING_DEVICES = 8
+jax.config.update("jax_num_cpu_devices", SHARDING_DEVICES)
 
 
 @pytest.fixture(params=sorted(ACTIVATIONS))
@@ -24,29 +20,12 @@ def name(request):
   return request.param
 
 
-# (name, alpha) pairs: SELU's alpha is fixed, so it takes None.
-CASES = [("selu", None)] + [(n, a) for n in ("elu", "celu") for a in (0.5, 1.0, 2.0)]
-
-
 @pytest.fixture(params=CASES, ids=[f"{n}-{a}" for n, a in CASES])
 def case(request):
   return request.param
-
-
-def call(name, x, alpha=None):
-  f = ACTIVATIONS[name][0]
-  return f(x) if alpha is None else f(x, alpha)
-
-
-def call_jax_nn(name, x, alpha=None):
-  f = ACTIVATIONS[name][1]
-  return f(x) if alpha is None else f(x, alpha)
 
 
 @pytest.fixture
 def x64():
   with jax.enable_x64(True):
     yield
-
-
-__all__ = ["ACTIVATIONS", "CASES", "GRID", "call", "call_jax_nn", "jnp"]

@@ -6,6 +6,7 @@ The references use numpy alone; jax.numpy appears only in `accuracy_grid` and
 
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -15,7 +16,7 @@ def _f64(x):
   return np.asarray(x, dtype=np.float64)
 
 
-def elu(x, alpha=1.0):
+def elu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
@@ -24,13 +25,13 @@ def selu(x):
   return SELU_SCALE * elu(x, SELU_ALPHA)
 
 
-def celu(x, alpha=1.0):
+def celu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
 
 
 # First derivatives in x; at exactly 0 the negative branch's (jax.nn, torch).
-def d_elu(x, alpha=1.0):
+def d_elu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
 
@@ -39,29 +40,29 @@ def d_selu(x):
   return SELU_SCALE * d_elu(x, SELU_ALPHA)
 
 
-def d_celu(x, alpha=1.0):
+def d_celu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / alpha))
 
 
 # Second derivatives in x (x != 0).
-def dd_elu(x, alpha=1.0):
+def dd_elu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, 0.0, alpha * np.exp(np.minimum(x, 0)))
 
 
-def dd_celu(x, alpha=1.0):
+def dd_celu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   return np.where(x > 0, 0.0, np.exp(np.minimum(x, 0) / alpha) / alpha)
 
 
 # Derivatives in alpha.
-def da_elu(x, alpha=1.0):
+def da_elu(x, alpha: ArrayLike = 1.0):
   x = _f64(x)
   return np.where(x > 0, 0.0, np.expm1(np.minimum(x, 0))) + 0 * _f64(alpha)
 
 
-def da_celu(x, alpha=1.0):
+def da_celu(x, alpha: ArrayLike = 1.0):
   x, alpha = _f64(x), _f64(alpha)
   t = np.minimum(x, 0) / alpha
   with np.errstate(invalid="ignore"):

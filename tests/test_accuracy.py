@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import call
+from helpers import call
 
 FLOAT32_ULPS = 0.6
 # 41 alphas log-spaced over [0.01, 100], and the ones the README's table shows.

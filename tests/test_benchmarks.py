@@ -9,6 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "run.py")
+  assert spec is not None and spec.loader is not None
   bench = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(bench)
   out_json, out_md, out_png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "m.png"

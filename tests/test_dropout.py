@@ -77,7 +77,7 @@ def test_non_float_input_and_rate_raise_type_error():
   with pytest.raises(TypeError, match="floating point"):
     jelu.alpha_dropout(jnp.ones(3, jnp.int32), 0.1, key=jax.random.key(0))
   with pytest.raises(TypeError, match="rate must be a python float"):
-    jelu.alpha_dropout(X[:10], "0.1", key=jax.random.key(0))
+    jelu.alpha_dropout(X[:10], "0.1", key=jax.random.key(0))  # pyright: ignore[reportArgumentType]
 
 
 @pytest.mark.parametrize("key", [0, None, np.int32([0, 1]), jnp.ones(2)])

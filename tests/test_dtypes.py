@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import call, call_jax_nn
+from helpers import call, call_jax_nn
 
 INPUT_DTYPES = [jnp.float32, jnp.float16, jnp.bfloat16, jnp.int8, jnp.int32, jnp.uint8, jnp.bool_]
 ALPHAS = {

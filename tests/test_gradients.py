@@ -9,7 +9,7 @@ from jax.test_util import check_grads
 import jelu
 
 import reference as ref
-from conftest import GRID, call, call_jax_nn
+from helpers import GRID, call, call_jax_nn
 
 
 def elementwise_grad(f):

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -31,7 +32,7 @@ def test_default_alphas_are_one():
 
 
 class MLP(nn.Module):
-  act: nn.Module
+  act: Callable[[jax.Array], jax.Array]
 
   @nn.compact
   def __call__(self, x):
@@ -44,7 +45,7 @@ def test_hessian_of_a_small_linen_model():
   model = MLP(act=jnn.ELU())
   params = model.init(jax.random.key(0), X)
   h = jax.hessian(lambda x: model.apply(params, x))(X[0])
-  reference = jax.hessian(lambda x: MLP(act=nn.activation.elu).apply(params, x))(X[0])
+  reference = jax.hessian(lambda x: MLP(act=nn.elu).apply(params, x))(X[0])
   assert h.shape == (6, 6)
   np.testing.assert_allclose(h, reference, rtol=1e-4, atol=1e-6)
 

@@ -7,7 +7,7 @@ from jax.ad_checkpoint import print_saved_residuals
 
 import jelu
 
-from conftest import call
+from helpers import call
 
 
 def saved(f, *args):

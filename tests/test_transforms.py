@@ -8,7 +8,7 @@ import pytest
 import jelu
 
 import reference as ref
-from conftest import call
+from helpers import call
 
 X = jnp.asarray(np.linspace(-3, 2, 12, dtype=np.float32).reshape(4, 3))
 

@@ -1,0 +1,32 @@
+"""What the tests share besides fixtures: the activations by name and the grid to check on."""
+
+import jax
+import numpy as np
+
+import jelu
+
+# The three activations as (jelu function, jax.nn function), called with alpha
+# where they take one. SELU's alpha is fixed, so callers pass None.
+ACTIVATIONS = {
+    "elu": (jelu.elu, jax.nn.elu),
+    "selu": (lambda x, alpha=None: jelu.selu(x), lambda x, alpha=None: jax.nn.selu(x)),
+    "celu": (jelu.celu, jax.nn.celu),
+}
+
+# (name, alpha) pairs: SELU's alpha is fixed, so it takes None.
+CASES = [("selu", None)] + [(n, a) for n in ("elu", "celu") for a in (0.5, 1.0, 2.0)]
+
+# A grid over both branches: log-spaced tails, a dense middle, 0 itself.
+GRID = np.concatenate([
+    -np.logspace(-8, 2, 60), np.linspace(-6, 6, 121), np.logspace(-8, 2, 60), [0.0],
+]).astype(np.float32)
+
+
+def call(name, x, alpha=None):
+  f = ACTIVATIONS[name][0]
+  return f(x) if alpha is None else f(x, alpha)
+
+
+def call_jax_nn(name, x, alpha=None):
+  f = ACTIVATIONS[name][1]
+  return f(x) if alpha is None else f(x, alpha)

@@ -1,0 +1,39 @@
+"""The documentation builds without warnings and its API page documents every public name."""
+
+import importlib.util
+import inspect
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import jelu
+
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+
+
+def public_names():
+  from jelu import linen, nnx
+
+  names = [f"jelu.{n}" for n in jelu.__all__]
+  for module in (linen, nnx):
+    names += [f"{module.__name__}.{n}" for n, obj in vars(module).items()
+              if not n.startswith("_") and inspect.isclass(obj)
+              and obj.__module__ == module.__name__]
+  return names
+
+
+# Sphinx runs in its own process: its -W judges the build's warnings, while the deprecation
+# warnings that Sphinx's extensions raise among themselves are not the suite's concern.
+@pytest.mark.skipif(importlib.util.find_spec("sphinx") is None, reason="needs the docs extra")
+def test_every_public_module_class_and_function_is_in_the_api_page(tmp_path):
+  subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(DOCS),
+                  str(tmp_path)], check=True)
+  ids = set(re.findall(r'id="([^"]+)"', (tmp_path / "api.html").read_text()))
+  expected = {"module-jelu", "module-jelu.linen", "module-jelu.nnx", *public_names()}
+  assert len(expected) == 3 + 6 + 4 + 4
+  assert expected <= ids, sorted(expected - ids)
+  for cls in ("linen.ELU", "linen.AlphaDropout", "nnx.ELU", "nnx.AlphaDropout"):
+    assert f"jelu.{cls}.__call__" in ids
