@@ -135,18 +135,18 @@ def _f(x: jax.Array, a: jax.Array, scale: float, celu: bool, residual: str) -> j
 
 
 def _f_fwd(x, a, scale, celu, residual):
-  if residual == "input":
-    # The backward pass recomputes the slope from x; y is not kept.
+  # The residual pytree must not change with `perturbed` (jax's cached fwd trace
+  # reuses the last one's tree), so which arrays it holds travels in their
+  # static sizes: an empty array stands in for the one not kept.
+  empty = jnp.empty((0,), x.value.dtype)
+  if residual == "input" or a.perturbed:
+    # The backward pass recomputes the slope from x. A differentiated alpha
+    # (a learnable one) needs x anyway: its gradient cannot be recovered from
+    # y where y saturates. Keeping y as well would cost a second array.
     y = _plain(x.value, a.value, scale, celu)
-    return y, (jnp.empty((0,), x.value.dtype), a.value, x.value)
+    return y, (empty, a.value, x.value)
   y = _materialized(x.value, a.value, scale, celu)
-  # x is kept only when `a` itself is differentiated (a learnable alpha): its
-  # gradient cannot be recovered from y where y saturates. Otherwise an empty
-  # array stands in its place. The residual pytree must not change with
-  # `perturbed` (jax's cached fwd trace reuses the last one's tree), so the
-  # flag travels in the stand-in's static size instead.
-  x_res = x.value if a.perturbed else jnp.empty((0,), x.value.dtype)
-  return y, (y, a.value, x_res)
+  return y, (y, a.value, empty)
 
 
 def _slope_from_input(xc: jax.Array, ac: jax.Array, scale: float, celu: bool) -> jax.Array:
@@ -162,7 +162,7 @@ def _f_bwd(scale, celu, residual, res, g):
     return None, None
   ct = _compute_dtype(g.dtype)
   ac, gc = _opaque(a.astype(ct)), g.astype(ct)
-  if residual == "input":
+  if x.size:
     dx = gc * _slope_from_input(x.astype(ct), ac, scale, celu)
   else:
     yc = y.astype(ct)
@@ -170,7 +170,8 @@ def _f_bwd(scale, celu, residual, res, g):
     dx = gc * jnp.where(yc > 0, scale, slope)
   da = None
   # An empty x means alpha is not differentiated (or x is empty, where the
-  # alpha gradient is zero anyway).
+  # alpha gradient is zero anyway). With residual="input" the alpha gradient
+  # is computed whether or not alpha is differentiated; unused, XLA drops it.
   if x.size:
     t = jnp.minimum(x.astype(ct), 0)
     if celu:

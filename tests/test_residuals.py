@@ -49,12 +49,24 @@ def test_jax_nn_saves_several_arrays_where_jelu_saves_one():
   assert len(nonempty(saved(jelu.elu, x))) == 1
 
 
-def test_differentiated_alpha_also_keeps_x():
-  # A learnable alpha's gradient needs x where y saturates, so x is saved too.
+def test_differentiated_alpha_keeps_x_instead_of_y():
+  # A learnable alpha's gradient needs x where y saturates, so x is saved, and the
+  # slope is recomputed from it rather than keeping y as well.
   x = jnp.linspace(-3, 3, 1024)
   lines = nonempty(saved(jelu.elu, x, 1.5))
   shapes = sorted(line.split()[0] for line in lines)
-  assert shapes == ["f32[1024]", "f32[1024]", "f32[]"], lines
+  assert shapes == ["f32[1024]", "f32[]"], lines
+  assert any("from the argument" in line for line in lines if line.startswith("f32[1024]"))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_input_residual_saves_only_the_input(name, dtype):
+  x = jnp.linspace(-3, 3, 1024, dtype=dtype)
+  f = {"elu": jelu.elu, "selu": jelu.selu, "celu": jelu.celu}[name]
+  lines = nonempty(saved(lambda v: f(v, residual="input"), x))
+  short = {jnp.float32: "f32", jnp.bfloat16: "bf16"}[dtype]
+  assert [line.split()[0] for line in lines] == [f"{short}[1024]"], lines
+  assert "from the argument" in lines[0], lines
 
 
 def test_a_dense_stack_keeps_one_computed_array_per_activation():
