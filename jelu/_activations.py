@@ -14,14 +14,20 @@ The derivative is a function of the output alone (``scale`` where ``y > 0``,
 ``y + a`` for ELU/SELU and ``y / a + 1`` for CELU elsewhere), so the backward
 pass keeps only ``y``. In a Dense -> activation -> Dense stack the next layer
 keeps ``y`` for its own weight gradient anyway, so the activation adds nothing.
+After a normalisation ``x`` is the free one (XLA recomputes it from what the
+norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
+A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
+too. On the CPU the primal is computed inside a conditional so that XLA keeps
+``y`` once (`_materialized` says why).
 
 Costs and limits of reading the branch and the slope off ``y``:
 
 - For very negative x the slope ``y + a`` has an absolute error of up to about
   half an ulp of ``a`` (jax.nn has the same through expm1's derivative).
 - ``a`` must be finite and >= 0 (> 0 for CELU) so that the sign of y tells the
-  branch. A concrete alpha is checked before tracing; a traced one (under jit,
-  or when differentiating with respect to alpha) cannot be and is used as given.
+  branch. A concrete alpha is checked before tracing; a traced one (under jit)
+  cannot be and is used as given. Read off ``x`` (a differentiated alpha, or
+  ``residual="input"``) the slope is right for any finite alpha.
 - A custom_vjp function has no forward mode: ``jax.jvp`` and ``jax.jacfwd``
   raise JAX's TypeError. ``jax.jacrev`` and ``jax.hessian`` (forward over
   reverse, which works because ``_f_fwd`` computes the primal with plain jnp)
@@ -215,6 +221,11 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
     x: input array (float, integer or bool; integers are promoted as jax.nn does).
     alpha: scalar or array broadcastable to ``x`` (per-channel), finite and
       ``>= 0``. Differentiable.
+    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
+      which a following Dense or Conv layer keeps anyway; or ``"input"``,
+      ``x``, from which the slope is recomputed with one ``exp``, free after
+      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
+      norm keeps). benchmarks/RESULTS.md measures both.
 
   Returns:
     An array of ``x``'s shape.
@@ -222,7 +233,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
   Raises:
     TypeError: for complex or non-array ``x`` or ``alpha``.
     ValueError: for a concrete ``alpha`` that is negative, NaN or infinite, or
-      that does not broadcast to ``x``.
+      that does not broadcast to ``x``, or an unknown ``residual``.
 
   Example:
     >>> import jax.numpy as jnp, jelu
@@ -258,9 +269,17 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
 
   Args:
     x: input array (float, integer or bool).
+    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
+      which a following Dense or Conv layer keeps anyway; or ``"input"``,
+      ``x``, from which the slope is recomputed with one ``exp``, free after
+      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
+      norm keeps). benchmarks/RESULTS.md measures both.
 
   Returns:
     An array of ``x``'s shape.
+
+  Raises:
+    ValueError: for an unknown ``residual``.
 
   Example:
     >>> import jax.numpy as jnp, jelu
@@ -292,6 +311,11 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
     x: input array (float, integer or bool).
     alpha: scalar or array broadcastable to ``x``, finite and ``> 0``.
       Differentiable.
+    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
+      which a following Dense or Conv layer keeps anyway; or ``"input"``,
+      ``x``, from which the slope is recomputed with one ``exp``, free after
+      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
+      norm keeps). benchmarks/RESULTS.md measures both.
 
   Returns:
     An array of ``x``'s shape.
@@ -299,7 +323,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
   Raises:
     TypeError: for complex or non-array ``x`` or ``alpha``.
     ValueError: for a concrete ``alpha`` that is zero, negative, NaN or
-      infinite, or that does not broadcast to ``x``.
+      infinite, or that does not broadcast to ``x``, or an unknown ``residual``.
 
   Example:
     >>> import jax.numpy as jnp, jelu

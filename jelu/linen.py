@@ -38,7 +38,7 @@ from jelu import alpha_dropout as alpha_dropout
 from jelu import celu as celu
 from jelu import elu as elu
 from jelu import selu as selu
-from jelu._checks import check_alpha_value, check_key, check_rate
+from jelu._checks import check_alpha_value, check_key, check_rate, check_residual
 
 __all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
@@ -74,15 +74,19 @@ class ELU(nn.Module):
     per_channel: whether the learnable alpha has one value per channel, the last
       axis of ``x`` (default False); needs ``learnable=True``.
     param_dtype: the dtype of the learnable alpha (default float32).
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
   """
 
   alpha: float = 1.0
   learnable: bool = False
   per_channel: bool = False
   param_dtype: jnp.dtype = jnp.float32
+  residual: str = "output"
 
   def __post_init__(self):
     check_alpha_value("ELU", self.alpha, celu=False)
+    check_residual("ELU", self.residual)
     if self.per_channel and not self.learnable:
       raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
                        "per-channel alpha, call jelu.elu(x, alpha_array)).")
@@ -92,21 +96,32 @@ class ELU(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """Applies :func:`jelu.elu` to ``x``."""
     if not self.learnable:
-      return elu(x, self.alpha)
+      return elu(x, self.alpha, residual=self.residual)
     shape = (jnp.shape(x)[-1],) if self.per_channel else ()
     alpha = self.param("alpha", nn.initializers.constant(self.alpha), shape, self.param_dtype)
     if jnp.issubdtype(jnp.result_type(x), jnp.floating):
       alpha = alpha.astype(jnp.result_type(x))
-    return elu(x, alpha)
+    return elu(x, alpha, residual=self.residual)
 
 
 class SELU(nn.Module):
-  """Scaled exponential linear unit, :func:`jelu.selu` as a layer."""
+  """Scaled exponential linear unit, :func:`jelu.selu` as a layer.
+
+  Attributes:
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
+  """
+
+  residual: str = "output"
+
+  def __post_init__(self):
+    check_residual("SELU", self.residual)
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """Applies :func:`jelu.selu` to ``x``."""
-    return selu(x)
+    return selu(x, residual=self.residual)
 
 
 class CELU(nn.Module):
@@ -115,18 +130,22 @@ class CELU(nn.Module):
   Attributes:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
       ``> 0``; checked when the module is built.
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
   """
 
   alpha: float = 1.0
+  residual: str = "output"
 
   def __post_init__(self):
     check_alpha_value("CELU", self.alpha, celu=True)
+    check_residual("CELU", self.residual)
     super().__post_init__()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """Applies :func:`jelu.celu` to ``x``."""
-    return celu(x, self.alpha)
+    return celu(x, self.alpha, residual=self.residual)
 
 
 class AlphaDropout(nn.Module):

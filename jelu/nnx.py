@@ -36,7 +36,7 @@ from jelu import alpha_dropout as alpha_dropout
 from jelu import celu as celu
 from jelu import elu as elu
 from jelu import selu as selu
-from jelu._checks import check_alpha_value, check_key, check_rate
+from jelu._checks import check_alpha_value, check_key, check_rate, check_residual
 
 __all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
@@ -67,17 +67,21 @@ class ELU(nnx.Module):
       ``learnable=True`` and ``features``.
     features: the number of channels, for ``per_channel=True``.
     param_dtype: the learnable alpha's dtype (default float32).
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
 
   Raises:
     ValueError: for a negative, NaN or infinite ``alpha``, ``per_channel``
-      without ``learnable`` or without a positive ``features``, or
-      ``features`` without ``per_channel``.
+      without ``learnable`` or without a positive ``features``,
+      ``features`` without ``per_channel``, or an unknown ``residual``.
   """
 
   def __init__(self, alpha: float = 1.0, *, learnable: bool = False,
                per_channel: bool = False, features: int | None = None,
-               param_dtype: jnp.dtype = jnp.float32):
+               param_dtype: jnp.dtype = jnp.float32, residual: str = "output"):
     check_alpha_value("ELU", alpha, celu=False)
+    check_residual("ELU", residual)
+    self.residual = residual
     if per_channel and not learnable:
       raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
                        "per-channel alpha, call jelu.elu(x, alpha_array)).")
@@ -95,18 +99,27 @@ class ELU(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     if not isinstance(self.alpha, nnx.Param):
-      return elu(x, self.alpha)
+      return elu(x, self.alpha, residual=self.residual)
     alpha = self.alpha[...]
     if jnp.issubdtype(jnp.result_type(x), jnp.floating):
       alpha = alpha.astype(jnp.result_type(x))
-    return elu(x, alpha)
+    return elu(x, alpha, residual=self.residual)
 
 
 class SELU(nnx.Module):
-  """Scaled exponential linear unit, :func:`jelu.selu` as a layer."""
+  """Scaled exponential linear unit, :func:`jelu.selu` as a layer.
+
+  Args:
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
+  """
+
+  def __init__(self, *, residual: str = "output"):
+    check_residual("SELU", residual)
+    self.residual = residual
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    return selu(x)
+    return selu(x, residual=self.residual)
 
 
 class CELU(nnx.Module):
@@ -115,17 +128,22 @@ class CELU(nnx.Module):
   Args:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
       ``> 0``.
+    residual: what the backward pass keeps, ``"output"`` (default; free after a
+      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
 
   Raises:
-    ValueError: for a zero, negative, NaN or infinite ``alpha``.
+    ValueError: for a zero, negative, NaN or infinite ``alpha``, or an unknown
+      ``residual``.
   """
 
-  def __init__(self, alpha: float = 1.0):
+  def __init__(self, alpha: float = 1.0, *, residual: str = "output"):
     check_alpha_value("CELU", alpha, celu=True)
+    check_residual("CELU", residual)
     self.alpha = alpha
+    self.residual = residual
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    return celu(x, self.alpha)
+    return celu(x, self.alpha, residual=self.residual)
 
 
 class AlphaDropout(nnx.Module):

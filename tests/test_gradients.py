@@ -170,3 +170,20 @@ def test_residual_must_be_output_or_input():
     jelu.elu(jnp.ones(3), residual="x")
   with pytest.raises(ValueError, match="selu: residual"):
     jelu.selu(jnp.ones(3), residual="both")
+
+
+@pytest.mark.parametrize("alpha", [-0.5, -2.0, 0.0, 1.5])
+def test_differentiated_alpha_gives_analytic_gradients_for_any_finite_alpha(alpha):
+  # With alpha differentiated the slope comes from x, not from y's sign, so a traced
+  # negative alpha (a learnable one that drifted below 0) still gets the right gradients.
+  x = np.float32([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0])
+  x64 = x.astype(np.float64)
+  for f, dx_neg, da_neg in (
+      (jelu.elu, alpha * np.exp(x64), np.expm1(x64)),
+      (jelu.celu, np.exp(x64 / alpha) if alpha else None,
+       np.expm1(x64 / alpha) - x64 / alpha * np.exp(x64 / alpha) if alpha else None)):
+    if f is jelu.celu and alpha <= 0:
+      continue  # CELU's alpha must be > 0: its forward divides by it
+    dx, da = jax.jit(jax.grad(lambda v, a, f=f: f(v, a).sum(), argnums=(0, 1)))(x, alpha)
+    np.testing.assert_allclose(dx, np.where(x64 > 0, 1.0, dx_neg), rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(da, np.where(x64 > 0, 0.0, da_neg).sum(), rtol=2e-6, atol=1e-7)

@@ -203,3 +203,23 @@ def test_view_under_nnx_jit_is_the_identity():
   evaluation = nnx.view(block, deterministic=True)
   y = nnx.jit(lambda m, x: m(x))(evaluation, X)
   np.testing.assert_allclose(y, block.linear(X), rtol=1e-6)
+
+
+def test_residual_argument_reaches_the_function_and_is_checked_at_construction():
+  import io
+  from contextlib import redirect_stdout
+
+  from jax.ad_checkpoint import print_saved_residuals
+
+  x = jnp.linspace(-3, 3, 64)
+  for layer in (jnnx.ELU(residual="input"), jnnx.SELU(residual="input"),
+                jnnx.CELU(0.5, residual="input")):
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+      print_saved_residuals(layer, x)
+    saved = [line for line in buf.getvalue().splitlines() if "[64]" in line]
+    assert len(saved) == 1 and "from the argument" in saved[0], buf.getvalue()
+  for make in (lambda: jnnx.ELU(residual="y"), lambda: jnnx.SELU(residual="y"),
+               lambda: jnnx.CELU(residual="y")):
+    with pytest.raises(ValueError, match="residual must be one of"):
+      make()
