@@ -1,7 +1,11 @@
 """What the tests share besides fixtures: the activations by name and the grid to check on."""
 
+import contextlib
+import io
+
 import jax
 import numpy as np
+from jax.ad_checkpoint import print_saved_residuals
 
 import jelu
 
@@ -30,3 +34,11 @@ def call(name, x, alpha=None):
 def call_jax_nn(name, x, alpha=None):
   f = ACTIVATIONS[name][1]
   return f(x) if alpha is None else f(x, alpha)
+
+
+def saved(f, *args):
+  """(shape, dtype) of each residual `print_saved_residuals` reports, with its line."""
+  buf = io.StringIO()
+  with contextlib.redirect_stdout(buf):
+    print_saved_residuals(f, *args)
+  return [line for line in buf.getvalue().splitlines() if line.strip()]

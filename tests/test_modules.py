@@ -13,6 +13,8 @@ import pytest
 import jelu
 from jelu import linen as jnn
 
+from helpers import saved
+
 X = jnp.asarray(np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6))
 
 
@@ -93,19 +95,11 @@ def test_import_jelu_does_not_import_flax():
 
 
 def test_residual_field_reaches_the_function_and_is_checked_at_construction():
-  import io
-  from contextlib import redirect_stdout
-
-  from jax.ad_checkpoint import print_saved_residuals
-
   x = jnp.linspace(-3, 3, 64)
   for layer in (jnn.ELU(residual="input"), jnn.SELU(residual="input"),
                 jnn.CELU(0.5, residual="input")):
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-      print_saved_residuals(lambda v, layer=layer: layer.apply({}, v), x)
-    saved = [line for line in buf.getvalue().splitlines() if "[64]" in line]
-    assert len(saved) == 1 and "from the argument" in saved[0], buf.getvalue()
+    kept = [line for line in saved(lambda v, layer=layer: layer.apply({}, v), x) if "[64]" in line]
+    assert len(kept) == 1 and "from the argument" in kept[0], kept
   for make in (lambda: jnn.ELU(residual="y"), lambda: jnn.SELU(residual="y"),
                lambda: jnn.CELU(residual="y")):
     with pytest.raises(ValueError, match="residual must be one of"):

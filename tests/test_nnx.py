@@ -9,6 +9,8 @@ from flax import nnx
 import jelu
 from jelu import nnx as jnnx
 
+from helpers import saved
+
 X = jnp.asarray(np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6))
 
 
@@ -206,19 +208,11 @@ def test_view_under_nnx_jit_is_the_identity():
 
 
 def test_residual_argument_reaches_the_function_and_is_checked_at_construction():
-  import io
-  from contextlib import redirect_stdout
-
-  from jax.ad_checkpoint import print_saved_residuals
-
   x = jnp.linspace(-3, 3, 64)
   for layer in (jnnx.ELU(residual="input"), jnnx.SELU(residual="input"),
                 jnnx.CELU(0.5, residual="input")):
-    buf = io.StringIO()
-    with redirect_stdout(buf):
-      print_saved_residuals(layer, x)
-    saved = [line for line in buf.getvalue().splitlines() if "[64]" in line]
-    assert len(saved) == 1 and "from the argument" in saved[0], buf.getvalue()
+    kept = [line for line in saved(layer, x) if "[64]" in line]
+    assert len(kept) == 1 and "from the argument" in kept[0], kept
   for make in (lambda: jnnx.ELU(residual="y"), lambda: jnnx.SELU(residual="y"),
                lambda: jnnx.CELU(residual="y")):
     with pytest.raises(ValueError, match="residual must be one of"):

@@ -3,22 +3,10 @@
 import jax
 import jax.numpy as jnp
 import pytest
-from jax.ad_checkpoint import print_saved_residuals
 
 import jelu
 
-from helpers import call
-
-
-def saved(f, *args):
-  """(shape, dtype) of each residual `print_saved_residuals` reports, with its line."""
-  import contextlib
-  import io
-
-  buf = io.StringIO()
-  with contextlib.redirect_stdout(buf):
-    print_saved_residuals(f, *args)
-  return [line for line in buf.getvalue().splitlines() if line.strip()]
+from helpers import call, saved
 
 
 def nonempty(lines):
