@@ -80,13 +80,13 @@ def test_non_float_input_and_rate_raise_type_error():
     jelu.alpha_dropout(X[:10], "0.1", key=jax.random.key(0))  # pyright: ignore[reportArgumentType]
 
 
-@pytest.mark.parametrize("key", [0, None, np.int32([0, 1]), jnp.ones(2)])
+@pytest.mark.parametrize("key", [0, None, np.array([0, 1], np.int32), jnp.ones(2)])
 def test_a_key_that_is_not_a_prng_key_raises_type_error_naming_key(key):
   with pytest.raises(TypeError, match="alpha_dropout: key must be a JAX PRNG key"):
     jelu.alpha_dropout(X[:10], 0.1, key=key)
 
 
-@pytest.mark.parametrize("key", [jax.random.PRNGKey(3), np.uint32([0, 3])])
+@pytest.mark.parametrize("key", [jax.random.PRNGKey(3), np.array([0, 3], np.uint32)])
 def test_a_raw_uint32_key_is_accepted(key):
   y = np.asarray(jelu.alpha_dropout(X[:1000], 0.3, key=key), np.float64)
   a, b = paper_affine(0.3)

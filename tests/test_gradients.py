@@ -140,17 +140,17 @@ def _input_residual(name, alpha):
 def test_input_residual_grad_matches_analytic_derivative(case):
   # residual="input" recomputes the slope from x (one exp) instead of reading it off y.
   name, alpha = case
-  x = np.concatenate([GRID, np.float32([0.0, -0.0, -np.inf, -1e30, 1e30, np.inf])])
+  x = np.concatenate([GRID, np.array([0.0, -0.0, -np.inf, -1e30, 1e30, np.inf], np.float32)])
   g = elementwise_grad(_input_residual(name, alpha))(jnp.asarray(x))
   expected = ref.DERIVS[name](x, 1.0 if alpha is None else alpha)
   # Below the smallest normal float32 the exponential is flushed to zero on the CPU.
-  np.testing.assert_allclose(g, expected, rtol=4e-7, atol=np.finfo(np.float32).tiny)
+  np.testing.assert_allclose(g, expected, rtol=4e-7, atol=float(np.finfo(np.float32).tiny))
 
 
 def test_input_residual_second_derivative_matches_analytic(case):
   name, alpha = case
   a = 1.0 if alpha is None else alpha
-  x = np.float32([-5.0, -1.0, -0.25, 0.5, 3.0])
+  x = np.array([-5.0, -1.0, -0.25, 0.5, 3.0], np.float32)
   second = jax.vmap(jax.grad(jax.grad(_input_residual(name, alpha))))(jnp.asarray(x))
   # d2/dx2 of the negative branch: scale * a * e^x (ELU, SELU), e^(x/a) / a (CELU).
   scale = ref.SELU_SCALE if name == "selu" else 1.0
@@ -176,14 +176,13 @@ def test_residual_must_be_output_or_input():
 def test_differentiated_alpha_gives_analytic_gradients_for_any_finite_alpha(alpha):
   # With alpha differentiated the slope comes from x, not from y's sign, so a traced
   # negative alpha (a learnable one that drifted below 0) still gets the right gradients.
-  x = np.float32([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0])
+  x = np.array([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0], np.float32)
   x64 = x.astype(np.float64)
-  for f, dx_neg, da_neg in (
-      (jelu.elu, alpha * np.exp(x64), np.expm1(x64)),
-      (jelu.celu, np.exp(x64 / alpha) if alpha else None,
-       np.expm1(x64 / alpha) - x64 / alpha * np.exp(x64 / alpha) if alpha else None)):
-    if f is jelu.celu and alpha <= 0:
-      continue  # CELU's alpha must be > 0: its forward divides by it
+  cases = [(jelu.elu, alpha * np.exp(x64), np.expm1(x64))]
+  if alpha > 0:  # CELU's alpha must be > 0: its forward divides by it
+    t = x64 / alpha
+    cases.append((jelu.celu, np.exp(t), np.expm1(t) - t * np.exp(t)))
+  for f, dx_neg, da_neg in cases:
     dx, da = jax.jit(jax.grad(lambda v, a, f=f: f(v, a).sum(), argnums=(0, 1)))(x, alpha)
     np.testing.assert_allclose(dx, np.where(x64 > 0, 1.0, dx_neg), rtol=2e-6, atol=1e-7)
     np.testing.assert_allclose(da, np.where(x64 > 0, 0.0, da_neg).sum(), rtol=2e-6, atol=1e-7)

@@ -1,5 +1,9 @@
 """A learnable alpha, scalar or per channel: a param named "alpha" that training moves."""
 
+# flax types `Module.apply` as output-or-(output, state) and `init`'s variables as a mapping,
+# and nnx's ELU.alpha as a float or a Param; these tests index and call what they know they hold.
+# pyright: reportAttributeAccessIssue=false, reportIndexIssue=false, reportArgumentType=false
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp

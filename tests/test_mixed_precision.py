@@ -1,5 +1,9 @@
 """A learnable alpha follows flax.linen.PReLU: param in param_dtype, cast to the input's dtype."""
 
+# flax types `Module.apply` as output-or-(output, state) and `init`'s variables as a mapping,
+# and nnx's ELU.alpha as a float or a Param; these tests index and call what they know they hold.
+# pyright: reportAttributeAccessIssue=false, reportIndexIssue=false, reportArgumentType=false
+
 import importlib.util
 import json
 import pathlib
@@ -95,6 +99,7 @@ def step_memory(tmp_path_factory):
   """
   spec = importlib.util.spec_from_file_location(
       "mixed_precision", ROOT / "benchmarks" / "mixed_precision.py")
+  assert spec is not None and spec.loader is not None
   bench = importlib.util.module_from_spec(spec)
   sys.modules[spec.name] = bench  # flax's dataclasses look their module up there
   spec.loader.exec_module(bench)

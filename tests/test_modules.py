@@ -1,5 +1,9 @@
 """Flax linen modules call the functions and compose with jax transforms."""
 
+# flax types `Module.apply` as output-or-(output, state) and `init`'s variables as a mapping,
+# and nnx's ELU.alpha as a float or a Param; these tests index and call what they know they hold.
+# pyright: reportAttributeAccessIssue=false, reportIndexIssue=false, reportArgumentType=false
+
 import subprocess
 import sys
 from collections.abc import Callable
