@@ -80,10 +80,12 @@ def _plain(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
   else:
     neg = scaled_expm1_neg(t, ac)
   pos = xc if scale == 1.0 else scaled_linear(xc, scale)
-  # `>=` sends -0.0 to the linear branch, which keeps its sign; both branches
-  # are 0 there, and the backward rule, which reads y, takes the negative
-  # branch's slope at 0 regardless.
-  return jnp.where(xc >= 0, pos, neg).astype(x.dtype)
+  # At exactly 0, of either sign, the value is the negative branch's linear
+  # term: 0 with x's sign, and the negative branch's derivative, so a second
+  # derivative (jax.hessian differentiates this primal) takes that branch at 0,
+  # as jax.nn's does and as the backward rule, which reads y, does for the first.
+  zero = xc if celu else ac * xc
+  return jnp.where(xc > 0, pos, jnp.where(xc < 0, neg, zero)).astype(x.dtype)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -217,6 +219,10 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
   A drop-in for :func:`jax.nn.elu`: same values, output dtype and gradients
   (the gradient at exactly 0 is :math:`\alpha`, the negative branch's).
 
+  Forward-mode differentiation is not available: ``jax.jvp`` and
+  ``jax.jacfwd`` raise JAX's TypeError for a ``custom_vjp`` function. Use
+  ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
+
   Args:
     x: input array (float, integer or bool; integers are promoted as jax.nn does).
     alpha: scalar or array broadcastable to ``x`` (per-channel), finite and
@@ -267,6 +273,10 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
   :math:`\alpha = 1.6732632423543772848170429916717`. The gradient at exactly
   0 is :math:`\lambda\alpha`, as in :func:`jax.nn.selu`.
 
+  Forward-mode differentiation is not available: ``jax.jvp`` and
+  ``jax.jacfwd`` raise JAX's TypeError for a ``custom_vjp`` function. Use
+  ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
+
   Args:
     x: input array (float, integer or bool).
     residual: what the backward pass keeps: ``"output"`` (default), ``y``,
@@ -306,6 +316,10 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
       x, & x > 0\\
       \alpha \left(\exp(\frac{x}{\alpha}) - 1\right), & x \le 0
     \end{cases}
+
+  Forward-mode differentiation is not available: ``jax.jvp`` and
+  ``jax.jacfwd`` raise JAX's TypeError for a ``custom_vjp`` function. Use
+  ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
 
   Args:
     x: input array (float, integer or bool).

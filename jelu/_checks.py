@@ -46,18 +46,36 @@ def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> None:
   bound = "> 0" if celu else ">= 0"
   ok = np.isfinite(values) & (values > 0 if celu else values >= 0)
   if not np.all(ok):
-    raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
+    if values.ndim == 0:
+      raise ValueError(f"{name}: alpha must be finite and {bound}, got {values!r}.")
+    bad = np.argwhere(~ok)
+    first = tuple(int(i) for i in bad[0])
+    raise ValueError(f"{name}: alpha must be finite and {bound}; {len(bad)} of {values.size} "
+                     f"entries are not, the first at index {first}: {values[first].item()!r}.")
+
+
+def _maybe_equal(a, b) -> bool:
+  """Whether two dimensions may be equal; a symbolic one (jax.export) that cannot be
+  compared here is left to tracing, which checks the broadcast itself."""
+  try:
+    return bool(a == b)
+  except Exception:  # jax's InconclusiveDimensionOperation
+    return True
+
+
+def _broadcasts_to(a_shape: tuple, x_shape: tuple) -> bool:
+  """Whether numpy broadcasting takes ``a_shape`` to ``x_shape`` without growing it."""
+  if len(a_shape) > len(x_shape):
+    return False
+  return all(_maybe_equal(a, 1) or _maybe_equal(a, x)
+             for a, x in zip(reversed(a_shape), reversed(x_shape), strict=False))
 
 
 def check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
   """Checks ``alpha``'s type, that it broadcasts to ``x`` without growing it, and its values."""
   check_array(name, alpha, arg="alpha")
   x_shape, a_shape = np.shape(x), np.shape(alpha)
-  try:
-    out = np.broadcast_shapes(x_shape, a_shape)
-  except ValueError:
-    out = None
-  if out != x_shape:
+  if not _broadcasts_to(a_shape, x_shape):
     raise ValueError(
         f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
   check_alpha_value(name, alpha, celu=celu)

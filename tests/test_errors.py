@@ -63,3 +63,18 @@ def test_traced_alpha_is_not_checked():
   # A traced alpha cannot be inspected: a negative one goes through unchecked.
   y = jax.jit(lambda a: jelu.elu(jnp.asarray([-1.0]), a))(-1.0)
   np.testing.assert_allclose(y, [-np.expm1(-1.0)], rtol=1e-6)
+
+
+def test_a_large_bad_alpha_is_reported_by_count_and_first_index():
+  alpha = np.ones(10_000)
+  alpha[1234], alpha[5000] = -2.0, np.nan
+  with pytest.raises(ValueError) as info:
+    jelu.elu(jnp.ones((3, 10_000)), alpha)
+  message = str(info.value)
+  assert "2 of 10000 entries" in message and "(1234,): -2.0" in message
+  assert "\n" not in message and len(message) < 200
+
+
+def test_public_docstrings_state_the_forward_mode_limit():
+  for f in (jelu.elu, jelu.selu, jelu.celu):
+    assert f.__doc__ is not None and "jax.jacfwd" in f.__doc__ and "jax.jacrev" in f.__doc__

@@ -186,3 +186,13 @@ def test_differentiated_alpha_gives_analytic_gradients_for_any_finite_alpha(alph
     dx, da = jax.jit(jax.grad(lambda v, a, f=f: f(v, a).sum(), argnums=(0, 1)))(x, alpha)
     np.testing.assert_allclose(dx, np.where(x64 > 0, 1.0, dx_neg), rtol=2e-6, atol=1e-7)
     np.testing.assert_allclose(da, np.where(x64 > 0, 0.0, da_neg).sum(), rtol=2e-6, atol=1e-7)
+
+
+def test_second_derivative_at_exactly_zero_is_the_negative_branch():
+  # d2/dx2 of the negative branch at 0: alpha (ELU), lambda * alpha (SELU), 1 / alpha (CELU).
+  for x in (0.0, -0.0):
+    assert jax.grad(jax.grad(lambda v: jelu.elu(v, 0.5)))(x) == 0.5
+    np.testing.assert_allclose(jax.grad(jax.grad(jelu.selu))(x),
+                               ref.SELU_SCALE * ref.SELU_ALPHA, rtol=1e-7)
+    assert jax.grad(jax.grad(lambda v: jelu.celu(v, 0.5)))(x) == 2.0
+    assert jax.grad(jax.grad(lambda v: jelu.elu(v, 0.5, residual="input")))(x) == 0.5

@@ -91,14 +91,15 @@ def test_jit_and_eager_agree_bit_for_bit(name):
 
 
 def test_subnormals_are_treated_as_zero_as_in_jax_nn():
-  # XLA on CPU flushes float32 subnormals to zero in arithmetic and comparisons.
-  # ELU and CELU pass such an x through unchanged (it takes the linear branch,
-  # which does no arithmetic); SELU's scale * x flushes to 0. The gradient is
-  # the slope at 0, alpha, exactly as jax.nn's.
+  # XLA on CPU flushes float32 subnormals to zero in arithmetic and comparisons,
+  # so such an x takes the exactly-0 case: ELU's and SELU's alpha * x flushes to
+  # 0 with x's sign, as jax.nn's does; CELU's is x itself, passed through. The
+  # gradient is the slope at 0, alpha, exactly as jax.nn's.
   x = jnp.asarray([1e-40, -1e-40], jnp.float32)
-  np.testing.assert_array_equal(jelu.elu(x, 2.0), x)
+  for ours, theirs in ((jelu.elu(x, 2.0), jax.nn.elu(x, 2.0)), (jelu.selu(x), jax.nn.selu(x))):
+    np.testing.assert_array_equal(ours, [0.0, -0.0])
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
   np.testing.assert_array_equal(jelu.celu(x, 2.0), x)
-  np.testing.assert_array_equal(jelu.selu(x), [0.0, 0.0])
   g = jax.vmap(jax.grad(jelu.elu))(x, jnp.full(2, 2.0))
   g_nn = jax.vmap(jax.grad(jax.nn.elu))(x, jnp.full(2, 2.0))
   np.testing.assert_array_equal(g, [2.0, 2.0])
