@@ -50,7 +50,7 @@ def test_exported_linen_model_with_every_module():
   params_spec = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), variables)
 
   def loss(v, x):
-    return model.apply(v, x).sum()
+    return jnp.sum(jnp.asarray(model.apply(v, x)))
 
   exported = export.export(jax.jit(jax.value_and_grad(loss)))(params_spec, SPEC)
   value, grads = exported.call(variables, X)
