@@ -109,6 +109,12 @@ def step_memory(tmp_path_factory):
   return {r["activation"]: r["temp_bytes"] for r in rows}
 
 
+# XLA's buffer assignment changes between releases; these were measured with jax 0.10.2.
+measured_xla_only = pytest.mark.skipif(
+    jax.__version__ != "0.10.2", reason="memory measured with jax 0.10.2")
+
+
+@measured_xla_only
 def test_bfloat16_step_takes_no_more_memory_than_with_alpha_left_in_float32(step_memory):
   # Casting alpha keeps the step in bfloat16. With a learnable alpha the backward pass keeps
   # x and recomputes the slope from it (see jelu._activations._f_fwd), so the uncast
@@ -119,6 +125,7 @@ def test_bfloat16_step_takes_no_more_memory_than_with_alpha_left_in_float32(step
           <= 1.1 * step_memory["jelu.elu, float32 alpha not cast"])
 
 
+@measured_xla_only
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "XLA:CPU computes the float32 alpha slope, expm1(x), that jelu's backward rule needs "
     "in the forward pass and keeps it until the backward: 2 bytes per unit more than "
