@@ -1,4 +1,4 @@
-"""jelu against jax.nn, relu, gelu and torch: train-step memory and time, elementwise throughput.
+"""jelu against jax.nn, relu, gelu and torch: train-step memory and time, eager calls, throughput.
 
 Prints tables, writes ``benchmarks/results.json``, draws ``docs/memory.png`` and refreshes
 the generated part of ``benchmarks/RESULTS.md`` (between the ``results`` markers; the
@@ -6,6 +6,7 @@ analysis around it is kept). Asserts nothing about time.
 
     python benchmarks/run.py            # full run (about 20 minutes on 2 CPU cores)
     python benchmarks/run.py --quick    # tiny sizes, for checking that it runs
+    python benchmarks/run.py --only eager   # rerun one section, keep the rest of results.json
 """
 
 from __future__ import annotations
@@ -309,6 +310,46 @@ def torch_elementwise(sizes: list[int], reps: int) -> list[dict]:
   return [row for n in sizes for row in _torch_one(torch, n, reps)]
 
 
+def _eager_one(n: int, rounds: int, calls: int) -> list[dict]:
+  x = jnp.linspace(-2.0, 2.0, n, dtype=jnp.float32)
+  device_alpha = jnp.asarray(0.5)
+  cases = {
+      "elu(x)": (lambda: jax.nn.elu(x), lambda: jelu.elu(x)),
+      "elu(x, 0.5)": (lambda: jax.nn.elu(x, 0.5), lambda: jelu.elu(x, 0.5)),
+      "elu(x, jnp alpha)": (lambda: jax.nn.elu(x, device_alpha),
+                            lambda: jelu.elu(x, device_alpha)),
+      "selu(x)": (lambda: jax.nn.selu(x), lambda: jelu.selu(x)),
+      "celu(x)": (lambda: jax.nn.celu(x), lambda: jelu.celu(x)),
+      "celu(x, 0.5)": (lambda: jax.nn.celu(x, 0.5), lambda: jelu.celu(x, 0.5)),
+      "celu(x, jnp alpha)": (lambda: jax.nn.celu(x, device_alpha),
+                             lambda: jelu.celu(x, device_alpha)),
+  }
+
+  def batch(f: Callable[[], jax.Array]) -> Callable[[], None]:
+    def run():
+      for _ in range(calls):
+        f().block_until_ready()
+    return run
+
+  rows = []
+  for call, (theirs, ours) in cases.items():
+    times = _median_times({"jax.nn": batch(theirs), "jelu": batch(ours)}, rounds)
+    rows.append({"call": call, "n": n, "jax_nn_us": 1e6 * times["jax.nn"] / calls,
+                 "jelu_us": 1e6 * times["jelu"] / calls,
+                 "jelu_vs_jax_nn": times["jelu"] / times["jax.nn"]})
+  return rows
+
+
+def eager(sizes: list[int], rounds: int, calls: int) -> list[dict]:
+  """Per-call time of eager (un-jitted) calls on float32 vectors, jelu against jax.nn.
+
+  Each entry times ``calls`` calls, each waited for (so no queue of pending
+  calls builds up), jax.nn's and jelu's interleaved, ``rounds`` times; the
+  median is reported.
+  """
+  return [row for n in sizes for row in _eager_one(n, rounds, calls)]
+
+
 def _mib(b: float) -> str:
   return f"{b / 2**20:.0f}"
 
@@ -347,6 +388,13 @@ def tables(results: dict) -> str:
                  f"{ratio('temp_vs_relu')} | {step} | {ratio('time_vs_jax_nn')} | "
                  f"{r['largest_batch']} |")
     out.append("")
+  if results.get("eager"):
+    rows = results["eager"]
+    out += ["### Eager calls: median time per call on float32 vectors of n values", "",
+            "| call | n | jax.nn us | jelu us | jelu / jax.nn |", "|---|---|---|---|---|"]
+    out += [f"| `{r['call']}` | {r['n']} | {r['jax_nn_us']:.2f} | {r['jelu_us']:.2f} | "
+            f"{r['jelu_vs_jax_nn']:.2f} |" for r in rows]
+    out.append("")
   out += ["### Elementwise throughput (GB/s of necessary traffic; fwd moves 2 arrays, "
           "fwd+bwd 4)", "", "| op | dtype | n | ms | GB/s | time / copy roofline |",
           "|---|---|---|---|---|---|"]
@@ -364,9 +412,14 @@ def write_results_md(path: pathlib.Path, body: str) -> None:
   path.write_text(f"{head}{begin}\n{body}{end}{tail}")
 
 
+SECTIONS = ("architectures", "train_step", "eager", "elementwise", "torch")
+
+
 def main(argv: list[str] | None = None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="tiny sizes; checks that it runs")
+  parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                      help="rerun these sections and keep the others from --json")
   parser.add_argument("--json", default=str(HERE / "results.json"))
   parser.add_argument("--md", default=str(HERE / "RESULTS.md"))
   parser.add_argument("--png", default=str(HERE.parent / "docs" / "memory.png"))
@@ -377,21 +430,32 @@ def main(argv: list[str] | None = None) -> dict:
     # A few activations, untimed: enough to check that it all runs.
     scale, arch_reps = 8, 0
     arch_names = ["jelu.elu", "jax.nn.relu", "identity"]
+    eager_sizes, eager_rounds, eager_calls = [128], 2, 2
   else:
     configs, reps, sizes, dtypes = ([(4096, 1024, 7), (4096, 2048, 5)], 15,
                                     [2**24, 2**26], ["float32", "bfloat16"])
     scale, arch_reps, arch_names = 1, 5, list(ARCHITECTURE_ACTIVATIONS)
-  results = {"machine": machine(), "train_step": [], "architectures": [], "elementwise": [],
-             "torch": []}
-  results["architectures"] = architecture_rows(scale, arch_reps, arch_names)
-  memory_chart(results["architectures"], pathlib.Path(args.png))
-  for batch, width, step_reps in configs:
-    results["train_step"] += train_step(batch, width, step_reps, names)
-  results["elementwise"] = elementwise(sizes, dtypes, reps)
-  results["torch"] = torch_elementwise(sizes, reps)
+    eager_sizes, eager_rounds, eager_calls = [8, 128, 4096, 65536], 31, 100
+  json_path = pathlib.Path(args.json)
+  results = {section: [] for section in SECTIONS}
+  if set(args.only) != set(SECTIONS) and json_path.exists():
+    results.update(json.loads(json_path.read_text()))
+  results["machine"] = machine()
+  if "architectures" in args.only:
+    results["architectures"] = architecture_rows(scale, arch_reps, arch_names)
+    memory_chart(results["architectures"], pathlib.Path(args.png))
+  if "train_step" in args.only:
+    results["train_step"] = [row for batch, width, step_reps in configs
+                             for row in train_step(batch, width, step_reps, names)]
+  if "eager" in args.only:
+    results["eager"] = eager(eager_sizes, eager_rounds, eager_calls)
+  if "elementwise" in args.only:
+    results["elementwise"] = elementwise(sizes, dtypes, reps)
+  if "torch" in args.only:
+    results["torch"] = torch_elementwise(sizes, reps)
   body = tables(results)
   print(body)
-  pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+  json_path.write_text(json.dumps(results, indent=1) + "\n")
   write_results_md(pathlib.Path(args.md), body)
   print(f"wrote {args.json}, {args.md} and {args.png}")
   return results

@@ -1,14 +1,13 @@
 """ELU, SELU and CELU: one kernel with an output-saving custom VJP.
 
-All three are the same function of a static positive-branch ``scale``, a
-saturation magnitude ``a`` and a static flag ``celu``::
+All three are one function of a saturation magnitude ``a`` and a static
+``kind``, whose positive-branch slope is ``scale`` (1, or SELU's lambda)::
 
-    f(x) = scale * x                       for x > 0
-    f(x) = a * expm1(x / (a if celu else 1))   for x <= 0
+    f(x) = scale * x                               for x > 0
+    f(x) = a * expm1(x / (a if kind == "celu" else 1))   for x <= 0
 
-ELU is ``(scale=1, a=alpha)``, CELU is ``(scale=1, a=alpha, celu)`` and SELU is
-``(scale=lambda, a=lambda*alpha)`` with the product taken once in float64, so
-SELU's saturation value is rounded once rather than twice.
+ELU and CELU take ``a = alpha``; SELU takes ``a = lambda * alpha``, the product
+taken once in float64, so SELU's saturation value is rounded once, not twice.
 
 The derivative is a function of the output alone (``scale`` where ``y > 0``,
 ``y + a`` for ELU/SELU and ``y / a + 1`` for CELU elsewhere), so the backward
@@ -24,30 +23,48 @@ Costs and limits of reading the branch and the slope off ``y``:
 
 - For very negative x the slope ``y + a`` has an absolute error of up to about
   half an ulp of ``a`` (jax.nn has the same through expm1's derivative).
-- ``a`` must be finite and >= 0 (> 0 for CELU) so that the sign of y tells the
-  branch. A concrete alpha is checked before tracing; a traced one (under jit)
-  cannot be and is used as given. Read off ``x`` (a differentiated alpha, or
-  ``residual="input"``) the slope is right for any finite alpha.
+- The sign of y tells the branch only for ELU's alpha >= 0 (CELU's: any alpha).
+  A python or numpy alpha is checked on the host before tracing; a jax array
+  (traced, or on a device, where reading it would be a synchronisation) is
+  not. For such an ELU alpha < 0 the values are jax.nn's and the gradient is
+  NaN where only y is kept, jax.nn's where x is (a differentiated alpha,
+  ``residual="input"``). For a CELU alpha <= 0, outside CELU's definition, the
+  negative branch's values and gradients are NaN.
 - A custom_vjp function has no forward mode: ``jax.jvp`` and ``jax.jacfwd``
   raise JAX's TypeError. ``jax.jacrev`` and ``jax.hessian`` (forward over
-  reverse, which works because ``_f_fwd`` computes the primal with plain jnp)
-  do not.
+  reverse, which works because ``_elu_family_fwd`` computes the primal with
+  plain jnp) do not.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import cast
 
 import jax
 import jax.numpy as jnp
+from jax._src.lax.lax import _convert_element_type
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from jelu._checks import check_alpha, check_array, check_residual
+from jelu._checks import (
+    RESIDUALS,
+    check_alpha_shape,
+    check_alpha_value,
+    check_array,
+    check_real_dtype,
+    check_residual,
+    is_concrete_array,
+)
 from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+
+# The positive branch's slope of each kind.
+_SCALE = {"elu": 1.0, "selu": SELU_SCALE, "celu": 1.0}
+# The saturation magnitude ``a`` of each kind at its default alpha.
+_DEFAULT_SATURATION = {"elu": 1.0, "selu": SELU_SCALE * SELU_ALPHA, "celu": 1.0}
 
 _SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
@@ -57,7 +74,7 @@ def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
   return jnp.dtype(jnp.float32) if dtype in _SIXTEEN_BIT else dtype
 
 
-def _opaque(a: jax.Array) -> jax.Array:
+def _hidden_from_simplifier(a: jax.Array) -> jax.Array:
   """Hides alpha's value from XLA's simplifier.
 
   With a constant alpha (a python float under an outer jit) XLA rewrites
@@ -68,24 +85,49 @@ def _opaque(a: jax.Array) -> jax.Array:
   return jax.lax.optimization_barrier(a)
 
 
-def _plain(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
-  """The primal, written as one `where` so XLA keeps no extra buffers."""
-  ct = _compute_dtype(x.dtype)
-  xc, ac = x.astype(ct), _opaque(a.astype(ct))
-  t = jnp.minimum(xc, 0)
-  if celu:
-    neg = scaled_expm1_neg(t, ac, divide=True)
-  elif scale != 1.0:  # SELU: a is lambda * alpha, rounded; its rounding error is put back
-    neg = scaled_expm1_neg(t, ac, a_exact=SELU_SCALE * SELU_ALPHA)
+def _saturation(a: jax.Array, kind: str, compute_dtype: jnp.dtype) -> jax.Array:
+  """Alpha in the compute dtype; NaN where CELU's alpha is not > 0.
+
+  CELU divides by alpha and is not defined for alpha <= 0. A concrete alpha is
+  checked before tracing; a traced or device one cannot be without a host
+  synchronisation, so there CELU's values and gradients are NaN (see
+  `_celu_domain`) rather than numbers. The `where` costs one compare per alpha
+  entry.
+  """
+  a = _hidden_from_simplifier(jnp.asarray(a, compute_dtype))
+  return jnp.where(a > 0, a, jnp.nan) if kind == "celu" else a
+
+
+def _celu_domain(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
+  """CELU's ``x``, NaN wherever `_saturation` made alpha NaN; others' ``x`` as it is.
+
+  A select, not arithmetic, so ``x`` keeps its bits (-0.0, and subnormals, which
+  XLA:CPU flushes to zero in arithmetic).
+  """
+  return jnp.where(a == a, x, a) if kind == "celu" else x
+
+
+def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
+  """The activation, written as one `where` so XLA keeps no extra buffers."""
+  compute_dtype = _compute_dtype(x.dtype)
+  aw = _saturation(a, kind, compute_dtype)
+  xw = _celu_domain(x.astype(compute_dtype), aw, kind)
+  t = jnp.minimum(xw, 0)
+  if kind == "celu":
+    neg = scaled_expm1_neg(t, aw, divide=True)
+    pos = xw
+  elif kind == "selu":  # a is lambda * alpha, rounded; its rounding error is put back
+    neg = scaled_expm1_neg(t, aw, a_exact=SELU_SCALE * SELU_ALPHA)
+    pos = scaled_linear(xw, SELU_SCALE)
   else:
-    neg = scaled_expm1_neg(t, ac)
-  pos = xc if scale == 1.0 else scaled_linear(xc, scale)
+    neg = scaled_expm1_neg(t, aw)
+    pos = xw
   # At exactly 0, of either sign, the value is the negative branch's linear
   # term: 0 with x's sign, and the negative branch's derivative, so a second
   # derivative (jax.hessian differentiates this primal) takes that branch at 0,
   # as jax.nn's does and as the backward rule, which reads y, does for the first.
-  zero = xc if celu else ac * xc
-  return jnp.where(xc > 0, pos, jnp.where(xc < 0, neg, zero)).astype(x.dtype)
+  zero = xw if kind == "celu" else aw * xw
+  return jnp.where(xw > 0, pos, jnp.where(xw < 0, neg, zero)).astype(x.dtype)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -108,7 +150,7 @@ def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
   return jax.lax.psum(t, extra) if extra else t
 
 
-def _materialized(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.Array:
+def _materialized(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   """The primal inside a conditional on the CPU, so that XLA keeps ``y`` itself.
 
   XLA:CPU duplicates a cheap elementwise producer into its consumers when all
@@ -121,28 +163,29 @@ def _materialized(x: jax.Array, a: jax.Array, scale: float, celu: bool) -> jax.A
   so computed inside one, ``y`` is one buffer that the next layer and this
   backward pass share. Both branches are the same computation, so the value is
   the primal's bit for bit whichever runs; the predicate is read from alpha
-  behind `_opaque`, so XLA cannot fold the conditional away. Only on the CPU:
-  a GPU conditional copies its predicate to the host, a synchronisation per
-  activation.
+  behind `_hidden_from_simplifier`, so XLA cannot fold the conditional away.
+  Only on the CPU: a GPU conditional copies its predicate to the host, a
+  synchronisation per activation.
   """
   def primal(x):
-    return _plain(x, a, scale, celu)
+    return _primal(x, a, kind)
 
   def guarded(x):
-    first = _opaque(a.reshape(-1)[0] if a.ndim else a)
+    first = _hidden_from_simplifier(jnp.ravel(a)[0])
     return jax.lax.cond(first == first, primal, lambda v: primal(v), x)
 
-  if x.size == 0 or a.size == 0:
+  if x.size == 0 or jnp.size(a) == 0:
     return primal(x)
   return jax.lax.platform_dependent(x, cpu=guarded, default=primal)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _f(x: jax.Array, a: jax.Array, scale: float, celu: bool, residual: str) -> jax.Array:
-  return _plain(x, a, scale, celu)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _elu_family(x: jax.Array, a: jax.Array, kind: str, residual: str) -> jax.Array:
+  """ELU (``kind="elu"``), SELU or CELU of ``x`` with saturation ``a``; see the module docs."""
+  return _primal(x, a, kind)
 
 
-def _f_fwd(x, a, scale, celu, residual):
+def _elu_family_fwd(x, a, kind, residual):
   # The residual pytree must not change with `perturbed` (jax's cached fwd trace
   # reuses the last one's tree), so which arrays it holds travels in their
   # static sizes: an empty array stands in for the one not kept.
@@ -151,60 +194,133 @@ def _f_fwd(x, a, scale, celu, residual):
     # The backward pass recomputes the slope from x. A differentiated alpha
     # (a learnable one) needs x anyway: its gradient cannot be recovered from
     # y where y saturates. Keeping y as well would cost a second array.
-    y = _plain(x.value, a.value, scale, celu)
+    y = _primal(x.value, a.value, kind)
     return y, (empty, a.value, x.value)
-  y = _materialized(x.value, a.value, scale, celu)
+  y = _materialized(x.value, a.value, kind)
   return y, (y, a.value, empty)
 
 
-def _slope_from_input(xc: jax.Array, ac: jax.Array, scale: float, celu: bool) -> jax.Array:
+def _slope_from_input(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # exp of x itself, not of min(x, 0): the forward pass computes the latter,
   # and XLA would merge the two and keep the forward's array for this pass.
   # Where x > 0 the exponential may overflow; `where` discards it there.
-  return jnp.where(xc > 0, scale, jnp.exp(xc / ac) if celu else ac * jnp.exp(xc))
+  return jnp.where(x > 0, _SCALE[kind], jnp.exp(x / a) if kind == "celu" else a * jnp.exp(x))
 
 
-def _f_bwd(scale, celu, residual, res, g):
+def _slope_from_output(y: jax.Array, a: jax.Array, kind: str) -> jax.Array:
+  if kind == "celu":
+    # y > 0 exactly where x > 0 for any alpha; a NaN alpha (not > 0) makes it NaN.
+    return jnp.where(y > 0, 1.0, y / a + 1)
+  # For alpha < 0 (traced, so unchecked) a positive y does not tell the
+  # branch: both give y > 0. The slope is NaN there rather than a wrong number.
+  pos = jnp.where(a >= 0, _SCALE[kind], jnp.nan)
+  return jnp.where(y > 0, pos, y + a)
+
+
+def _elu_family_bwd(kind, residual, res, g):
+  # A constant alpha (SELU's, the default) may be a python-scalar literal here,
+  # so its shape and dtype are read with jnp.shape and jnp.result_type.
   y, a, x = res
   if isinstance(g, SymbolicZero):
     return None, None
-  ct = _compute_dtype(g.dtype)
-  ac, gc = _opaque(a.astype(ct)), g.astype(ct)
-  if x.size:
-    dx = gc * _slope_from_input(x.astype(ct), ac, scale, celu)
+  compute_dtype = _compute_dtype(g.dtype)
+  aw, gw = _saturation(a, kind, compute_dtype), g.astype(compute_dtype)
+  if not x.size:
+    # Only y was kept: alpha is not differentiated (or x is empty, where the
+    # alpha gradient is zero anyway).
+    dx = gw * _slope_from_output(y.astype(compute_dtype), aw, kind)
+    return dx.astype(g.dtype), None
+  xw = _celu_domain(x.astype(compute_dtype), aw, kind)
+  dx = gw * _slope_from_input(xw, aw, kind)
+  # With residual="input" the alpha gradient is computed whether or not alpha
+  # is differentiated; unused, XLA drops it.
+  t = jnp.minimum(xw, 0)
+  if kind == "celu":
+    # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
+    t = jnp.maximum(t / aw, jnp.finfo(compute_dtype).min)
+    e = expm1_neg(t)
+    dyda = e - t * (e + 1)
   else:
-    yc = y.astype(ct)
-    slope = yc / ac + 1 if celu else yc + ac
-    dx = gc * jnp.where(yc > 0, scale, slope)
-  da = None
-  # An empty x means alpha is not differentiated (or x is empty, where the
-  # alpha gradient is zero anyway). With residual="input" the alpha gradient
-  # is computed whether or not alpha is differentiated; unused, XLA drops it.
-  if x.size:
-    t = jnp.minimum(x.astype(ct), 0)
-    if celu:
-      # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
-      t = jnp.maximum(t / ac, jnp.finfo(ct).min)
-      e = expm1_neg(t)
-      dyda = e - t * (e + 1)
-    else:
-      dyda = expm1_neg(t)
-    da = _sum_over_extra_manual_axes(_unbroadcast(gc * dyda, a.shape), like=a).astype(a.dtype)
+    dyda = expm1_neg(t)
+  da = _unbroadcast(gw * dyda, jnp.shape(a))
+  da = _sum_over_extra_manual_axes(da, like=a).astype(jnp.result_type(a))
   return dx.astype(g.dtype), da
 
 
-_f.defvjp(_f_fwd, _f_bwd, symbolic_zeros=True)
+_elu_family.defvjp(_elu_family_fwd, _elu_family_bwd, symbolic_zeros=True)
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "celu", "residual"))
-def _activation(x: ArrayLike, a: ArrayLike, scale: float, celu: bool, residual: str) -> jax.Array:
-  x, a = jnp.asarray(x), jnp.asarray(a)
-  dtype = jnp.result_type(x, a)
-  if not jnp.issubdtype(dtype, jnp.floating):
-    dtype = jnp.result_type(dtype, float)
-  if not jnp.issubdtype(a.dtype, jnp.floating):
-    a = a.astype(dtype)
-  return _f(x.astype(dtype), a, scale, celu, residual)
+def _jax_nn_result_type(kind: str, x: jax.Array, a: jax.Array) -> jax.ShapeDtypeStruct:
+  """The dtype and weak type of jax.nn's activation for these arguments, read at trace time.
+
+  Being a drop-in means promoting as jax.nn does (an integer x to a weakly
+  typed float, a python-number alpha leaving x's dtype alone, an array alpha
+  promoting with it), so its type is taken from jax.nn's own function.
+  """
+  jax_nn = {"elu": jax.nn.elu, "selu": lambda x, a: jax.nn.selu(x), "celu": jax.nn.celu}[kind]
+  return jax.eval_shape(jax_nn, x, a)
+
+
+def _jitted(kind: str, residual: str):
+  """The jitted activation of one kind, named for it in jaxprs, HLO and profiles.
+
+  One jitted function per (kind, residual) rather than a static argument: an
+  eager call then dispatches with nothing to hash but its arrays. The default
+  alpha (and SELU's) is a constant of the program, not an argument: a python
+  number argument is copied to the device on every eager call.
+  """
+  def activation(x: ArrayLike, a: ArrayLike | None = None) -> jax.Array:
+    x = jnp.asarray(x)
+    a = jnp.asarray(_DEFAULT_SATURATION[kind] if a is None else a)
+    check_real_dtype(kind, x.dtype)
+    check_real_dtype(kind, a.dtype, arg="alpha")
+    check_alpha_shape(kind, x.shape, a.shape)
+    out_type = _jax_nn_result_type(kind, x, a)
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+      a = a.astype(out_type.dtype)
+    y: jax.Array = _elu_family(x.astype(out_type.dtype), a, kind, residual)
+    # jax.nn's weak type, which a public conversion would make strong.
+    return cast(jax.Array,
+                _convert_element_type(y, out_type.dtype, weak_type=out_type.weak_type))
+
+  activation.__name__ = activation.__qualname__ = kind
+  return jax.jit(activation)
+
+
+_JITTED = {(kind, residual): _jitted(kind, residual)
+           for kind in _SCALE for residual in RESIDUALS}
+
+_SCALAR_ON_DEVICE: dict[tuple, jax.Array] = {}
+
+
+def _on_device(alpha: ArrayLike, x: ArrayLike) -> ArrayLike:
+  """A python-number alpha as a cached device array, when ``x`` is a concrete array.
+
+  An eager call would otherwise copy the number to the device on every call,
+  which costs as much as the rest of the call. The cached array is weakly
+  typed and uncommitted, as jit makes the number itself, so values, dtypes
+  and placement are the same. Under a trace the number is passed as it is.
+  """
+  if type(alpha) is not float and type(alpha) is not int or not is_concrete_array(x):
+    return alpha
+  key = (type(alpha), alpha, jax.config.read("jax_enable_x64"))
+  cached = _SCALAR_ON_DEVICE.get(key)
+  if cached is None:
+    if len(_SCALAR_ON_DEVICE) >= 64:
+      _SCALAR_ON_DEVICE.clear()
+    cached = _SCALAR_ON_DEVICE[key] = jnp.asarray(alpha)
+  return cached
+
+
+def _call(kind: str, residual: str, x: ArrayLike, alpha: ArrayLike | None) -> jax.Array:
+  """Calls the jitted activation; alpha None or the default 1.0 is the program's constant."""
+  jitted = _JITTED.get((kind, residual))
+  if jitted is None:
+    check_residual(kind, residual)
+    raise AssertionError("unreachable: check_residual raised")
+  if alpha is None or type(alpha) is float and alpha == 1.0:
+    return jitted(x)
+  return jitted(x, _on_device(alpha, x))
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> jax.Array:
@@ -224,9 +340,15 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
   ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
 
   Args:
-    x: input array (float, integer or bool; integers are promoted as jax.nn does).
+    x: input array (float, integer or bool; integers are promoted, and the
+      result weakly typed, as jax.nn does), or anything with ``__jax_array__``
+      (an ``nnx.Variable``).
     alpha: scalar or array broadcastable to ``x`` (per-channel), finite and
-      ``>= 0``. Differentiable.
+      ``>= 0``. Differentiable. A python or numpy alpha is checked on the host;
+      a jax array is not read (that would wait for the device on every call):
+      if it is negative, the values are jax.nn's and the gradient in ``x`` is
+      NaN where only the output is kept (jax.nn's where ``x`` is: with alpha
+      differentiated or ``residual="input"``), never a wrong number.
     residual: what the backward pass keeps: ``"output"`` (default), ``y``,
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
@@ -238,8 +360,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
 
   Raises:
     TypeError: for complex or non-array ``x`` or ``alpha``.
-    ValueError: for a concrete ``alpha`` that is negative, NaN or infinite, or
-      that does not broadcast to ``x``, or an unknown ``residual``.
+    ValueError: for a python or numpy ``alpha`` that is negative, NaN or
+      infinite, an ``alpha`` that does not broadcast to ``x``, or an unknown
+      ``residual``.
 
   Example:
     >>> import jax.numpy as jnp, jelu
@@ -254,10 +377,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
   See also:
     :func:`selu`, :func:`celu`
   """
-  check_array("elu", x)
-  check_alpha("elu", x, alpha, celu=False)
-  check_residual("elu", residual)
-  return _activation(x, alpha, scale=1.0, celu=False, residual=residual)
+  x = check_array("elu", x)
+  alpha = check_alpha_value("elu", alpha, celu=False)
+  return _call("elu", residual, x, alpha)
 
 
 def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
@@ -278,7 +400,7 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
   ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
 
   Args:
-    x: input array (float, integer or bool).
+    x: input array (float, integer or bool), or anything with ``__jax_array__``.
     residual: what the backward pass keeps: ``"output"`` (default), ``y``,
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
@@ -289,6 +411,7 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
     An array of ``x``'s shape.
 
   Raises:
+    TypeError: for complex or non-array ``x``.
     ValueError: for an unknown ``residual``.
 
   Example:
@@ -303,9 +426,8 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
   See also:
     :func:`elu`, :func:`jelu.alpha_dropout`
   """
-  check_array("selu", x)
-  check_residual("selu", residual)
-  return _activation(x, SELU_SCALE * SELU_ALPHA, scale=SELU_SCALE, celu=False, residual=residual)
+  x = check_array("selu", x)
+  return _call("selu", residual, x, None)
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> jax.Array:
@@ -322,9 +444,12 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
   ``jax.jacrev``; ``jax.hessian`` and ``jax.grad(jax.grad(f))`` work.
 
   Args:
-    x: input array (float, integer or bool).
+    x: input array (float, integer or bool), or anything with ``__jax_array__``.
     alpha: scalar or array broadcastable to ``x``, finite and ``> 0``.
-      Differentiable.
+      Differentiable. A python or numpy alpha is checked on the host; a jax
+      array is not read (that would wait for the device on every call): where
+      it is not ``> 0``, outside CELU's definition, values and gradients are
+      NaN.
     residual: what the backward pass keeps: ``"output"`` (default), ``y``,
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
@@ -336,8 +461,9 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
 
   Raises:
     TypeError: for complex or non-array ``x`` or ``alpha``.
-    ValueError: for a concrete ``alpha`` that is zero, negative, NaN or
-      infinite, or that does not broadcast to ``x``, or an unknown ``residual``.
+    ValueError: for a python or numpy ``alpha`` that is zero, negative, NaN
+      or infinite, an ``alpha`` that does not broadcast to ``x``, or an unknown
+      ``residual``.
 
   Example:
     >>> import jax.numpy as jnp, jelu
@@ -351,7 +477,6 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
   See also:
     :func:`elu`
   """
-  check_array("celu", x)
-  check_alpha("celu", x, alpha, celu=True)
-  check_residual("celu", residual)
-  return _activation(x, alpha, scale=1.0, celu=True, residual=residual)
+  x = check_array("celu", x)
+  alpha = check_alpha_value("celu", alpha, celu=True)
+  return _call("celu", residual, x, alpha)

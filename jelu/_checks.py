@@ -1,13 +1,20 @@
 """Argument checks shared by the functions and the flax modules.
 
-Each check runs on the host, before tracing, and raises a TypeError or
-ValueError whose message starts with the caller's name and names the argument.
+Each check raises a TypeError or ValueError whose message starts with the
+caller's name and names the argument. Values are checked on the host, before
+tracing, where they are on the host (python numbers, numpy arrays); a jax
+array's value is not read (under a transformation it has none, outside one
+reading it waits for the device). Dtypes and shapes are checked when the
+function is traced (`check_real_dtype`, `check_alpha_shape`), so an eager call
+with jax arrays pays for none of it after the first.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -15,34 +22,91 @@ import numpy as np
 from jax.core import Tracer
 from jax.typing import ArrayLike
 
+# Exact types seen to be jax arrays with a value, tracers, and numpy arrays or
+# scalars: a set lookup costs a fifth of an isinstance check against the
+# jax.Array ABC, and eager calls pay for the checks on every call.
+_JAX_TYPES: set[type] = set()
+_TRACER_TYPES: set[type] = set()
+_NUMPY_TYPES: set[type] = set()
+_PYTHON_REALS = (float, int, bool)
 
-def check_array(name: str, x: ArrayLike, arg: str = "x") -> None:
-  """Checks that ``x`` is a real (float, integer or bool) array or scalar."""
-  if isinstance(x, str) or not isinstance(
-      x, (jax.Array, np.ndarray, np.generic, numbers.Number)):
-    raise TypeError(
-        f"{name}: {arg} must be an array or a scalar, got {type(x).__name__}.")
-  dtype = jnp.result_type(x)
+
+def _is_array(x: object) -> bool:
+  kind = type(x)
+  if kind in _JAX_TYPES or kind in _TRACER_TYPES or kind in _NUMPY_TYPES:
+    return True
+  if isinstance(x, Tracer):
+    _TRACER_TYPES.add(kind)
+  elif isinstance(x, jax.Array):
+    _JAX_TYPES.add(kind)
+  elif isinstance(x, (np.ndarray, np.generic)):
+    _NUMPY_TYPES.add(kind)
+  else:
+    return False
+  return True
+
+
+def check_array(name: str, x: ArrayLike, arg: str = "x") -> ArrayLike:
+  """Checks that ``x`` is an array or a real python number, and returns it.
+
+  An object with ``__jax_array__`` (an ``nnx.Variable``, say) is accepted as
+  jax.numpy accepts it: what that method returns is checked and returned. An
+  array's dtype is left to `check_real_dtype`.
+  """
+  if type(x) in _PYTHON_REALS or _is_array(x):
+    return x
+  if hasattr(x, "__jax_array__"):
+    return check_array(name, x.__jax_array__(), arg)  # pyright: ignore[reportAttributeAccessIssue]
+  if isinstance(x, numbers.Number) and not isinstance(x, str):
+    check_real_dtype(name, np.result_type(x), arg)
+    return x
+  raise TypeError(f"{name}: {arg} must be an array or a scalar, got {type(x).__name__}.")
+
+
+def is_concrete_array(x: object) -> bool:
+  """Whether ``x`` is an array with a value: a jax array that is not a tracer, or numpy's."""
+  return type(x) in _JAX_TYPES or type(x) in _NUMPY_TYPES
+
+
+def check_real_dtype(name: str, dtype: np.dtype, arg: str = "x") -> None:
+  """Checks that ``dtype`` is real: floating, integer or bool."""
   if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
           or jnp.issubdtype(dtype, jnp.bool_)):
     raise TypeError(f"{name}: {arg} must be real (float, integer or bool), got {dtype}.")
 
 
+# What the backward pass may keep: the activation's output or its input.
+RESIDUALS = ("output", "input")
+
+
 def check_residual(name: str, residual: str) -> None:
   """Checks the ``residual`` argument: what the backward pass keeps, "output" or "input"."""
-  if residual not in ("output", "input"):
-    raise ValueError(f"{name}: residual must be one of ('output', 'input'), got {residual!r}.")
+  if residual not in RESIDUALS:
+    raise ValueError(f"{name}: residual must be one of {RESIDUALS}, got {residual!r}.")
 
 
-def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> None:
-  """Checks that a concrete ``alpha`` is finite and ``>= 0`` (``> 0`` for CELU).
+def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> ArrayLike:
+  """Checks that an ``alpha`` held on the host is finite and ``>= 0`` (``> 0`` for CELU).
 
-  A traced alpha cannot be inspected and passes unchecked.
+  A python number or numpy array is checked. A jax array is not: under a
+  transformation it is a tracer with no value, and outside one reading it would
+  copy it from the device and wait for it; the kernel's docstring says what a
+  bad one gives. Returns ``alpha`` (unwrapped, as `check_array`).
   """
-  check_array(name, alpha, arg="alpha")
-  if isinstance(alpha, Tracer):
-    return
+  kind = type(alpha)
+  if kind is float or kind is int:
+    value = cast(float, alpha)
+    if math.isfinite(value) and (value > 0 if celu else value >= 0):
+      return alpha
+    raise ValueError(f"{name}: alpha must be finite and {'> 0' if celu else '>= 0'}, "
+                     f"got {alpha!r}.")
+  if kind in _JAX_TYPES or kind in _TRACER_TYPES:
+    return alpha
+  alpha = check_array(name, alpha, arg="alpha")
+  if type(alpha) not in _NUMPY_TYPES and type(alpha) is not bool:
+    return alpha
   values = np.asarray(alpha)
+  check_real_dtype(name, values.dtype, arg="alpha")
   bound = "> 0" if celu else ">= 0"
   ok = np.isfinite(values) & (values > 0 if celu else values >= 0)
   if not np.all(ok):
@@ -52,6 +116,7 @@ def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> None:
     first = tuple(int(i) for i in bad[0])
     raise ValueError(f"{name}: alpha must be finite and {bound}; {len(bad)} of {values.size} "
                      f"entries are not, the first at index {first}: {values[first].item()!r}.")
+  return alpha
 
 
 def _maybe_equal(a, b) -> bool:
@@ -65,20 +130,19 @@ def _maybe_equal(a, b) -> bool:
 
 def _broadcasts_to(a_shape: tuple, x_shape: tuple) -> bool:
   """Whether numpy broadcasting takes ``a_shape`` to ``x_shape`` without growing it."""
+  if a_shape == () or a_shape == x_shape:
+    return True
   if len(a_shape) > len(x_shape):
     return False
   return all(_maybe_equal(a, 1) or _maybe_equal(a, x)
              for a, x in zip(reversed(a_shape), reversed(x_shape), strict=False))
 
 
-def check_alpha(name: str, x: ArrayLike, alpha: ArrayLike, *, celu: bool) -> None:
-  """Checks ``alpha``'s type, that it broadcasts to ``x`` without growing it, and its values."""
-  check_array(name, alpha, arg="alpha")
-  x_shape, a_shape = np.shape(x), np.shape(alpha)
+def check_alpha_shape(name: str, x_shape: tuple, a_shape: tuple) -> None:
+  """Checks that alpha's shape broadcasts to x's without growing it (at trace time)."""
   if not _broadcasts_to(a_shape, x_shape):
     raise ValueError(
         f"{name}: alpha of shape {a_shape} does not broadcast to x of shape {x_shape}.")
-  check_alpha_value(name, alpha, celu=celu)
 
 
 def check_rate(name: str, rate: float) -> None:

@@ -90,7 +90,7 @@ def alpha_dropout(x: ArrayLike, rate: float, *, key: jax.Array,
     Networks", NeurIPS 2017, section 3 ("New Dropout Technique").
     https://arxiv.org/abs/1706.02515
   """
-  check_array("alpha_dropout", x)
+  x = check_array("alpha_dropout", x)
   check_rate("alpha_dropout", rate)
   check_key("alpha_dropout", key)
   x = jnp.asarray(x)

@@ -26,3 +26,5 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   assert all(r["largest_batch"] > 0 for r in results["architectures"])
   assert "**cnn-bn**" in out_md.read_text()
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert {r["call"] for r in results["eager"]} >= {"elu(x)", "selu(x)", "celu(x, jnp alpha)"}
+  assert "| `elu(x, 0.5)` | 128 |" in out_md.read_text()

@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jelu
+
 import reference as ref
 from helpers import call, call_jax_nn
 
@@ -65,3 +67,44 @@ def test_alpha_gradient_dtype_is_alphas():
   a = jnp.asarray(1.5, jnp.float32)
   g = jax.grad(lambda a: call("elu", x, a).sum())(a)
   assert g.dtype == jnp.float32
+
+
+# Inputs of every kind a user passes: python numbers, numpy scalars and arrays,
+# weakly and strongly typed jax arrays.
+INPUT_KINDS = {
+    "python float": -1.0,
+    "python int": 2,
+    "python bool": True,
+    "numpy int32 scalar": np.int32(-3),
+    "numpy float32 scalar": np.float32(-1.0),
+    "numpy int array": np.array([-1, 2]),
+    "weak jax float": jnp.asarray(-1.0),
+    "strong jax float32": jnp.float32(-1.0),
+    "jax bfloat16": jnp.asarray([-1.0, 1.0], jnp.bfloat16),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INPUT_KINDS))
+def test_weak_type_and_dtype_match_jax_nn_for_every_input_kind(name, kind):
+  ours, theirs = call(name, INPUT_KINDS[kind]), call_jax_nn(name, INPUT_KINDS[kind])
+  assert (ours.dtype, jax.typeof(ours).weak_type) == (theirs.dtype, jax.typeof(theirs).weak_type)
+
+
+@pytest.mark.parametrize("alpha", sorted(ALPHAS))
+@pytest.mark.parametrize("kind", ["python float", "python int", "jax bfloat16"])
+def test_weak_type_with_alpha_matches_jax_nn(kind, alpha):
+  a = jnp.asarray(ALPHAS[alpha]) if "array" in alpha else ALPHAS[alpha]
+  for name in ("elu", "celu"):
+    ours, theirs = call(name, INPUT_KINDS[kind], a), call_jax_nn(name, INPUT_KINDS[kind], a)
+    assert ours.dtype == theirs.dtype, name
+    assert jax.typeof(ours).weak_type == jax.typeof(theirs).weak_type, name
+
+
+def test_a_python_scalar_result_takes_the_other_operands_dtype():
+  # Weakly typed like jax.nn's, so it does not promote a bfloat16 neighbour to float32.
+  for name in ("elu", "selu", "celu"):
+    assert (call(name, 1.0) + jnp.bfloat16(1)).dtype == jnp.bfloat16
+    assert (call(name, 2) + jnp.bfloat16(1)).dtype == jnp.bfloat16
+  # Under jit too, and a strongly typed input stays strong.
+  assert jax.typeof(jax.jit(jelu.elu)(-1.0)).weak_type
+  assert not jax.typeof(jelu.elu(jnp.float32(-1.0))).weak_type

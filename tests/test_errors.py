@@ -78,3 +78,30 @@ def test_a_large_bad_alpha_is_reported_by_count_and_first_index():
 def test_public_docstrings_state_the_forward_mode_limit():
   for f in (jelu.elu, jelu.selu, jelu.celu):
     assert f.__doc__ is not None and "jax.jacfwd" in f.__doc__ and "jax.jacrev" in f.__doc__
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.celu])
+def test_a_device_alpha_is_not_read_on_the_host(f):
+  # Reading a jax array's value would copy it from the device and wait for it on
+  # every call; jelu checks python and numpy alphas only (see the kernel's docs
+  # for what a bad device alpha gives).
+  x = jnp.linspace(-2.0, 2.0, 6).reshape(2, 3)
+  for alpha in (jnp.asarray(0.5), jnp.asarray([0.5, 1.0, 2.0])):
+    with jax.transfer_guard_device_to_host("disallow"):
+      y = f(x, alpha)
+    np.testing.assert_allclose(y, f(x, np.asarray(alpha)), rtol=0)
+
+
+def test_the_same_bad_alpha_raises_from_numpy_but_not_from_a_device_array():
+  with pytest.raises(ValueError, match="alpha must be finite and >= 0"):
+    jelu.elu(jnp.ones(2), np.float32(-0.5))
+  assert np.isnan(jax.grad(lambda v: jelu.elu(v, jnp.asarray(-0.5)).sum())(-jnp.ones(2))).all()
+
+
+def test_dtype_and_shape_errors_are_raised_when_traced_under_jit():
+  # Dtypes and shapes are read when the function is traced, so they are checked
+  # for tracers too.
+  with pytest.raises(TypeError, match="elu: x must be real"):
+    jax.jit(jelu.elu)(jnp.ones(2, jnp.complex64))
+  with pytest.raises(ValueError, match=r"celu: alpha of shape \(3,\)"):
+    jax.jit(jelu.celu)(jnp.ones((2, 4)), jnp.ones(3))

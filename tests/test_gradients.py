@@ -196,3 +196,54 @@ def test_second_derivative_at_exactly_zero_is_the_negative_branch():
                                ref.SELU_SCALE * ref.SELU_ALPHA, rtol=1e-7)
     assert jax.grad(jax.grad(lambda v: jelu.celu(v, 0.5)))(x) == 2.0
     assert jax.grad(jax.grad(lambda v: jelu.elu(v, 0.5, residual="input")))(x) == 0.5
+
+
+def _nan_or_equal(ours, theirs):
+  ours, theirs = np.asarray(ours), np.asarray(theirs)
+  return np.isnan(ours) | np.isclose(ours, theirs, rtol=2e-6, atol=1e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize("alpha", [-0.5, -2.0, 0.0])
+@pytest.mark.parametrize("traced", ["jit argument", "device array"])
+def test_unchecked_bad_alpha_gives_jax_nns_gradient_or_nan_never_a_wrong_number(alpha, traced):
+  # An alpha that is a jax array is not read on the host (no device sync), so a
+  # negative one (or CELU's 0) reaches the kernel. Where y alone cannot tell the
+  # branch the gradient is NaN; it is never a wrong finite number.
+  x = jnp.asarray([-3.0, -1.0, -0.25, -0.0, 0.0, 0.5, 2.0])
+  for f, f_nn in ((jelu.elu, jax.nn.elu), (jelu.celu, jax.nn.celu)):
+    def grad(fn):
+      g = jax.grad(lambda v, a: fn(v, a).sum())
+      return jax.jit(g)(x, alpha) if traced == "jit argument" else g(x, jnp.asarray(alpha))
+    ours, theirs = grad(f), grad(f_nn)
+    assert _nan_or_equal(ours, theirs).all(), (f.__name__, ours, theirs)
+    values = f(x, jnp.asarray(alpha))
+    assert _nan_or_equal(values, f_nn(x, jnp.asarray(alpha))).all(), (f.__name__, values)
+
+
+def test_negative_elu_alpha_kept_input_gives_jax_nns_gradient():
+  # With residual="input" the slope comes from x: right for any finite alpha.
+  x = jnp.asarray([-3.0, -1.0, -0.25, 0.0, 0.5, 2.0])
+  ours = jax.jit(jax.grad(lambda v, a: jelu.elu(v, a, residual="input").sum()))(x, -0.5)
+  np.testing.assert_allclose(ours, np.where(x > 0, 1.0, -0.5 * np.exp(np.asarray(x, np.float64))),
+                             rtol=2e-6)
+
+
+def test_negative_elu_alpha_through_y_is_nan_on_the_ambiguous_side():
+  # The example: jax.nn gives -0.184 here; reading y alone cannot (y > 0 on
+  # both branches for alpha < 0), so the gradient is NaN, not 1.
+  g = jax.jit(jax.grad(lambda v, a: jelu.elu(v, a).sum()))(jnp.array([-1.0]), -0.5)
+  assert np.isnan(g).all()
+
+
+def test_celu_alpha_not_positive_gives_nan_values_and_gradients():
+  # CELU divides by alpha and is undefined for alpha <= 0 (jax.nn's formula gives
+  # NaN at 0 and other numbers below): a traced such alpha gives NaN throughout,
+  # values and gradients, through either residual.
+  x = jnp.asarray([-1.0, 0.0, 2.0])
+  for alpha in (0.0, -0.5):
+    assert np.isnan(jax.jit(jelu.celu)(x, alpha)).all()
+    for residual in ("output", "input"):
+      dx = jax.jit(jax.grad(lambda v, a, r=residual: jelu.celu(v, a, residual=r).sum()))(x, alpha)
+      assert np.isnan(dx).all(), residual
+    dx, da = jax.jit(jax.grad(lambda v, a: jelu.celu(v, a).sum(), argnums=(0, 1)))(x, alpha)
+    assert np.isnan(dx).all() and np.isnan(da)

@@ -117,7 +117,7 @@ measured_xla_only = pytest.mark.skipif(
 @measured_xla_only
 def test_bfloat16_step_takes_no_more_memory_than_with_alpha_left_in_float32(step_memory):
   # Casting alpha keeps the step in bfloat16. With a learnable alpha the backward pass keeps
-  # x and recomputes the slope from it (see jelu._activations._f_fwd), so the uncast
+  # x and recomputes the slope from it (see jelu._activations._elu_family_fwd), so the uncast
   # float32 alpha, whose promotion makes the step float32, is the bound to stay under.
   assert (step_memory["jelu.linen.ELU(learnable=True)"]
           <= 1.1 * step_memory["jelu.elu, float32 alpha not cast"])

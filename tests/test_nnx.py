@@ -1,5 +1,7 @@
 """flax.nnx modules equal the functions, train with nnx.grad, and follow nnx.Dropout."""
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -217,3 +219,13 @@ def test_residual_argument_reaches_the_function_and_is_checked_at_construction()
                lambda: jnnx.CELU(residual="y")):
     with pytest.raises(ValueError, match="residual must be one of"):
       make()
+
+
+def test_functions_accept_nnx_variables_as_x_and_alpha():
+  # jax.nn's activations accept anything with __jax_array__; so do jelu's.
+  # (ArrayLike does not name the protocol, hence the casts for the type checker.)
+  alpha = cast(jax.Array, nnx.Param(jnp.asarray(0.5)))
+  wrapped_x = cast(jax.Array, nnx.Param(X))
+  np.testing.assert_array_equal(jelu.elu(X, alpha), jelu.elu(X, 0.5))
+  np.testing.assert_array_equal(jelu.celu(wrapped_x, alpha), jelu.celu(X, 0.5))
+  np.testing.assert_array_equal(jelu.selu(wrapped_x), jelu.selu(X))

@@ -11,7 +11,7 @@ from helpers import call, saved
 
 def nonempty(lines):
   # A zero-size stand-in is saved where alpha is not differentiated (it costs
-  # no bytes; see _f_fwd), so count only arrays that hold data.
+  # no bytes; see _elu_family_fwd), so count only arrays that hold data.
   return [line for line in lines if not line.split()[0].endswith("[0]")]
 
 

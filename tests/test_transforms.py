@@ -95,3 +95,15 @@ def test_scan_of_layers_and_its_gradient(name):
 def test_forward_mode_raises_type_error(name, transform):
   with pytest.raises(TypeError, match="custom_vjp"):
     transform(lambda v: call(name, v), X)
+
+
+def test_each_activation_carries_its_own_name_in_jaxprs_and_hlo(name):
+  # Read by anyone profiling: the jitted function is named for the activation,
+  # the custom_vjp for the family that shares the kernel.
+  x = jnp.ones(3)
+  jaxpr = str(jax.make_jaxpr(lambda v: call(name, v))(x))
+  assert f"name={name}" in jaxpr
+  assert "name=_elu_family" in jaxpr
+  assert "_activation" not in jaxpr
+  hlo = jax.jit(lambda v: call(name, v)).lower(x).as_text()
+  assert f"@{name}(" in hlo or f"@{name}." in hlo, hlo[:2000]

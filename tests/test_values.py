@@ -1,5 +1,7 @@
 """Forward values against float64 numpy, jax.nn, and pinned special points."""
 
+from typing import cast
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,3 +106,28 @@ def test_subnormals_are_treated_as_zero_as_in_jax_nn():
   g_nn = jax.vmap(jax.grad(jax.nn.elu))(x, jnp.full(2, 2.0))
   np.testing.assert_array_equal(g, [2.0, 2.0])
   np.testing.assert_array_equal(g, g_nn)
+
+
+class _Wrapped:
+  """Anything that hands JAX an array through ``__jax_array__`` (as nnx.Variable does)."""
+
+  def __init__(self, value):
+    self.value = value
+
+  def __jax_array__(self):
+    return self.value
+
+
+def test_objects_with_jax_array_are_accepted_as_x_and_alpha():
+  # ArrayLike does not name the protocol, hence the casts for the type checker.
+  def wrap(value) -> jax.Array:
+    return cast(jax.Array, _Wrapped(value))
+
+  x = jnp.asarray(GRID)
+  for name in ("elu", "selu", "celu"):
+    np.testing.assert_array_equal(call(name, wrap(x)), call(name, x))
+  for f in (jelu.elu, jelu.celu):
+    np.testing.assert_array_equal(f(x, wrap(jnp.asarray(0.5))), f(x, 0.5))
+    np.testing.assert_array_equal(f(wrap(x), wrap(np.float32(2.0))), f(x, 2.0))
+  with pytest.raises(TypeError, match="x must be an array or a scalar"):
+    jelu.elu(wrap("not an array"))
