@@ -242,7 +242,13 @@ def _elu_family_bwd(kind, residual, res, g):
     dyda = e - t * (e + 1)
   else:
     dyda = expm1_neg(t)
-  da = _unbroadcast(gw * dyda, jnp.shape(a))
+  # t > 0 never holds (t <= 0, or NaN, which the select passes on), but a select
+  # keeps XLA:CPU from lowering this sum as a library (YNNPACK) reduction of a
+  # product, which cannot take the polynomial in: that materialised dyda as a
+  # float32 array, computed in the forward pass and kept (4 bytes per unit in a
+  # bfloat16 step, where jax.nn keeps 2). XLA's own reduction fuses the whole
+  # chain and keeps nothing.
+  da = _unbroadcast(jnp.where(t > 0, 0.0, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a).astype(jnp.result_type(a))
   return dx.astype(g.dtype), da
 
