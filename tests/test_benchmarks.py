@@ -3,6 +3,9 @@
 import importlib.util
 import json
 import pathlib
+import re
+import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -28,3 +31,15 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert {r["call"] for r in results["eager"]} >= {"elu(x)", "selu(x)", "celu(x, jnp alpha)"}
   assert "| `elu(x, 0.5)` | 128 |" in out_md.read_text()
+
+
+def test_live_peak_reports_a_peak_no_larger_than_the_temp_memory():
+  # Run as a script: it sets XLA_FLAGS before jax starts, which this process is past.
+  out = subprocess.run(
+      [sys.executable, str(ROOT / "benchmarks" / "live_peak.py"), "mlp-3d", "jelu.elu",
+       "--scale", "8"], capture_output=True, text=True, check=True).stdout
+  m = re.match(r"mlp-3d, jelu.elu: temp ([\d.]+) MiB, live peak ([\d.]+) MiB", out)
+  assert m is not None, out
+  temp, peak = float(m.group(1)), float(m.group(2))
+  assert 0 < peak <= temp
+  assert "cond" in out  # y, computed inside the conditional, is live at the peak

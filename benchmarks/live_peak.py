@@ -1,0 +1,114 @@
+"""Live-buffer peak against XLA's temp allocation for one architecture's training step.
+
+XLA:CPU places every temporary buffer of a program at a fixed offset in one block, packed
+by a heap simulation, so the temp memory that ``memory_analysis()`` reports is the block's
+extent: at least the most bytes live at any one point of the schedule, more when the
+packing leaves gaps. This script compiles the step of ``benchmarks/architectures.py`` with
+``XLA_FLAGS=--xla_dump_to``, reads the buffer offsets and live ranges XLA dumps, and prints
+both numbers and the buffers live at the peak. Compiles only; asserts nothing.
+
+    python benchmarks/live_peak.py mlp-3d jelu.elu
+    python benchmarks/live_peak.py mlp-3d identity
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.util
+import os
+import pathlib
+import re
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+DUMP = tempfile.mkdtemp(prefix="jelu-live-peak-")
+# Read when the backend starts, so before jax is imported.
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={DUMP}".strip()
+
+import jax  # noqa: E402
+
+import jelu  # noqa: E402
+
+ACTIVATIONS = {
+    "jelu.elu": jelu.elu,
+    'jelu.elu residual="input"': lambda x: jelu.elu(x, residual="input"),
+    "jax.nn.elu": jax.nn.elu,
+    "jax.nn.relu": jax.nn.relu,
+    "identity": lambda x: x,
+}
+
+
+def _load_architectures():
+  spec = importlib.util.spec_from_file_location("architectures", HERE / "architectures.py")
+  assert spec is not None and spec.loader is not None
+  module = importlib.util.module_from_spec(spec)
+  sys.modules["architectures"] = module  # flax's dataclasses look their module up there
+  spec.loader.exec_module(module)
+  return module
+
+
+def _temp_buffers(assignment: str) -> list[tuple[str, int, int, str]]:
+  """(value, size, offset, shape) of every value in XLA's preallocated temp block."""
+  values, in_temp = [], False
+  for line in assignment.splitlines():
+    if line.startswith("allocation"):
+      in_temp = "preallocated-temp" in line
+    m = re.match(r"\s*value: <\d+ (\S+?)(?:\{.*?\})?(?: \(phi\))? @\S+> "
+                 r"\(size=(\d+),offset=(\d+)\): (\S+)", line)
+    if m and in_temp:
+      values.append((m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)))
+  return values
+
+
+def _live_ranges(text: str) -> dict[str, tuple[int, int]]:
+  ranges = {}
+  for m in re.finditer(r"^\s+(\S+?)\{[^}]*\}:(\d+)-(\d+)$", text.split("BufferLiveRange")[1],
+                       re.M):
+    start, end = int(m.group(2)), int(m.group(3))
+    old = ranges.get(m.group(1), (start, end))
+    ranges[m.group(1)] = (min(old[0], start), max(old[1], end))
+  return ranges
+
+
+def live_peak(values, ranges) -> tuple[int, int, list]:
+  """(peak bytes, schedule position, buffers live there), one slot per (offset, size)."""
+  best = (0, 0, [])
+  for t in range(max(end for _, end in ranges.values()) + 1):
+    live = {}
+    for name, size, offset, shape in values:
+      start, end = ranges.get(name, (1, 0))
+      if start <= t <= end:
+        live.setdefault((offset, size), []).append(f"{name} {shape}")
+    total = sum(size for _, size in live)
+    if total > best[0]:
+      best = (total, t, sorted(live.items()))
+  return best
+
+
+def main(argv: list[str] | None = None) -> dict:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("architecture")
+  parser.add_argument("activation", choices=sorted(ACTIVATIONS))
+  parser.add_argument("--scale", type=int, default=1)
+  args = parser.parse_args(argv)
+  architectures = _load_architectures()
+  arch = architectures.architectures(args.scale)[args.architecture]
+  step, step_args = architectures.train_step(arch, ACTIVATIONS[args.activation])
+  temp = step.lower(*step_args).compile().memory_analysis().temp_size_in_bytes
+  prefix = sorted(glob.glob(f"{DUMP}/*jit_loss*buffer-assignment.txt"))[-1]
+  prefix = prefix.removesuffix("-buffer-assignment.txt")
+  values = _temp_buffers(pathlib.Path(f"{prefix}-buffer-assignment.txt").read_text())
+  ranges = _live_ranges(pathlib.Path(f"{prefix}-live-range.txt").read_text())
+  peak, where, live = live_peak(values, ranges)
+  print(f"{args.architecture}, {args.activation}: temp {temp / 2**20:.1f} MiB, "
+        f"live peak {peak / 2**20:.1f} MiB (schedule position {where}); live there:")
+  for (_, size), names in live:
+    if size >= peak / 100:
+      print(f"  {size / 2**20:6.1f} MiB  {', '.join(names)}")
+  return {"temp_bytes": temp, "live_peak_bytes": peak}
+
+
+if __name__ == "__main__":
+  main()
