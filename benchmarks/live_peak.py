@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> dict:
   temp = step.lower(*step_args).compile().memory_analysis().temp_size_in_bytes
   prefix = sorted(glob.glob(f"{DUMP}/*jit_loss*buffer-assignment.txt"))[-1]
   prefix = prefix.removesuffix("-buffer-assignment.txt")
+  live_range = pathlib.Path(f"{prefix}-live-range.txt")
+  if not live_range.exists():
+    sys.exit(f"XLA in jax {jax.__version__} dumps no live ranges; in jax 0.10.2 it does")
   values = _temp_buffers(pathlib.Path(f"{prefix}-buffer-assignment.txt").read_text())
-  ranges = _live_ranges(pathlib.Path(f"{prefix}-live-range.txt").read_text())
+  ranges = _live_ranges(live_range.read_text())
   peak, where, live = live_peak(values, ranges)
   print(f"{args.architecture}, {args.activation}: temp {temp / 2**20:.1f} MiB, "
         f"live peak {peak / 2**20:.1f} MiB (schedule position {where}); live there:")

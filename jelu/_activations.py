@@ -28,8 +28,8 @@ Costs and limits of reading the branch and the slope off ``y``:
   (traced, or on a device, where reading it would be a synchronisation) is
   not. For such an ELU alpha < 0 the values are jax.nn's and the gradient is
   NaN where only y is kept, jax.nn's where x is (a differentiated alpha,
-  ``residual="input"``). For a CELU alpha <= 0, outside CELU's definition, the
-  negative branch's values and gradients are NaN.
+  ``residual="input"``). For a CELU alpha <= 0, outside CELU's definition, all
+  values and gradients are NaN.
 - A custom_vjp function has no forward mode: ``jax.jvp`` and ``jax.jacfwd``
   raise JAX's TypeError. ``jax.jacrev`` and ``jax.hessian`` (forward over
   reverse, which works because ``_elu_family_fwd`` computes the primal with
@@ -39,6 +39,7 @@ Costs and limits of reading the branch and the slope off ``y``:
 from __future__ import annotations
 
 import functools
+import math
 from typing import cast
 
 import jax
@@ -125,7 +126,8 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # At exactly 0, of either sign, the value is the negative branch's linear
   # term: 0 with x's sign, and the negative branch's derivative, so a second
   # derivative (jax.hessian differentiates this primal) takes that branch at 0,
-  # as jax.nn's does and as the backward rule, which reads y, does for the first.
+  # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
+  # as the backward rule, which reads y, does for the first derivative.
   zero = xw if kind == "celu" else aw * xw
   return jnp.where(xw > 0, pos, jnp.where(xw < 0, neg, zero)).astype(x.dtype)
 
@@ -249,7 +251,9 @@ def _elu_family_bwd(kind, residual, res, g):
   # bfloat16 step, where jax.nn keeps 2). XLA's own reduction fuses the whole
   # chain and keeps nothing.
   da = _unbroadcast(jnp.where(t > 0, 0.0, gw * dyda), jnp.shape(a))
-  da = _sum_over_extra_manual_axes(da, like=a).astype(jnp.result_type(a))
+  da = _sum_over_extra_manual_axes(da, like=a)
+  # In alpha's dtype and weak type, as jax.nn's alpha gradient.
+  da = _convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
   return dx.astype(g.dtype), da
 
 
@@ -309,21 +313,23 @@ def _on_device(alpha: ArrayLike, x: ArrayLike) -> ArrayLike:
   """
   if type(alpha) is not float and type(alpha) is not int or not is_concrete_array(x):
     return alpha
-  key = (type(alpha), alpha, jax.config.read("jax_enable_x64"))
+  # The sign keeps -0.0 apart from 0.0, which compare (and hash) equal.
+  key = (type(alpha), alpha, math.copysign(1.0, alpha), jax.config.read("jax_enable_x64"))
   cached = _SCALAR_ON_DEVICE.get(key)
   if cached is None:
     if len(_SCALAR_ON_DEVICE) >= 64:
       _SCALAR_ON_DEVICE.clear()
-    cached = _SCALAR_ON_DEVICE[key] = jnp.asarray(alpha)
+    # A concrete x can be closed over by a function being traced: the array
+    # must still be a value, never a tracer of that trace.
+    with jax.ensure_compile_time_eval():
+      cached = _SCALAR_ON_DEVICE[key] = jnp.asarray(alpha)
   return cached
 
 
 def _call(kind: str, residual: str, x: ArrayLike, alpha: ArrayLike | None) -> jax.Array:
   """Calls the jitted activation; alpha None or the default 1.0 is the program's constant."""
-  jitted = _JITTED.get((kind, residual))
-  if jitted is None:
-    check_residual(kind, residual)
-    raise AssertionError("unreachable: check_residual raised")
+  check_residual(kind, residual)
+  jitted = _JITTED[kind, residual]
   if alpha is None or type(alpha) is float and alpha == 1.0:
     return jitted(x)
   return jitted(x, _on_device(alpha, x))

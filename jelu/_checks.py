@@ -50,10 +50,15 @@ def check_array(name: str, x: ArrayLike, arg: str = "x") -> ArrayLike:
   """Checks that ``x`` is an array or a real python number, and returns it.
 
   An object with ``__jax_array__`` (an ``nnx.Variable``, say) is accepted as
-  jax.numpy accepts it: what that method returns is checked and returned. An
-  array's dtype is left to `check_real_dtype`.
+  jax.numpy accepts it: what that method returns is checked and returned. A
+  numpy array's dtype is checked here, a jax array's when the function is
+  traced (`check_real_dtype`).
   """
-  if type(x) in _PYTHON_REALS or _is_array(x):
+  if type(x) in _PYTHON_REALS or type(x) in _JAX_TYPES or type(x) in _TRACER_TYPES:
+    return x
+  if _is_array(x):
+    if type(x) in _NUMPY_TYPES:  # a numpy string or object array is not traced: check here
+      check_real_dtype(name, x.dtype, arg)  # pyright: ignore[reportAttributeAccessIssue]
     return x
   if hasattr(x, "__jax_array__"):
     return check_array(name, x.__jax_array__(), arg)  # pyright: ignore[reportAttributeAccessIssue]
@@ -68,10 +73,17 @@ def is_concrete_array(x: object) -> bool:
   return type(x) in _JAX_TYPES or type(x) in _NUMPY_TYPES
 
 
+_REAL_DTYPES: dict[np.dtype, bool] = {}
+
+
 def check_real_dtype(name: str, dtype: np.dtype, arg: str = "x") -> None:
   """Checks that ``dtype`` is real: floating, integer or bool."""
-  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
-          or jnp.issubdtype(dtype, jnp.bool_)):
+  real = _REAL_DTYPES.get(dtype)
+  if real is None:
+    real = _REAL_DTYPES[dtype] = bool(
+        jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+        or jnp.issubdtype(dtype, jnp.bool_))
+  if not real:
     raise TypeError(f"{name}: {arg} must be real (float, integer or bool), got {dtype}.")
 
 
@@ -103,8 +115,9 @@ def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> ArrayLike:
   if kind in _JAX_TYPES or kind in _TRACER_TYPES:
     return alpha
   alpha = check_array(name, alpha, arg="alpha")
-  if type(alpha) not in _NUMPY_TYPES and type(alpha) is not bool:
+  if type(alpha) in _JAX_TYPES or type(alpha) in _TRACER_TYPES:
     return alpha
+  # numpy, python bools and subclasses of python numbers (an IntEnum, say).
   values = np.asarray(alpha)
   check_real_dtype(name, values.dtype, arg="alpha")
   bound = "> 0" if celu else ">= 0"

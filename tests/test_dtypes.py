@@ -108,3 +108,13 @@ def test_a_python_scalar_result_takes_the_other_operands_dtype():
   # Under jit too, and a strongly typed input stays strong.
   assert jax.typeof(jax.jit(jelu.elu)(-1.0)).weak_type
   assert not jax.typeof(jelu.elu(jnp.float32(-1.0))).weak_type
+
+
+@pytest.mark.parametrize("alpha", [0.5, jnp.asarray(0.5), jnp.float32(0.5)],
+                         ids=["python float", "weak array", "float32 array"])
+def test_alpha_gradient_weak_type_matches_jax_nn(alpha):
+  for f, f_nn in ((jelu.elu, jax.nn.elu), (jelu.celu, jax.nn.celu)):
+    ours = jax.grad(lambda a, f=f: f(jnp.asarray([-1.5, 0.5]), a).sum())(alpha)
+    theirs = jax.grad(lambda a, f=f_nn: f(jnp.asarray([-1.5, 0.5]), a).sum())(alpha)
+    assert ours.dtype == theirs.dtype
+    assert jax.typeof(ours).weak_type == jax.typeof(theirs).weak_type

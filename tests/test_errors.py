@@ -105,3 +105,25 @@ def test_dtype_and_shape_errors_are_raised_when_traced_under_jit():
     jax.jit(jelu.elu)(jnp.ones(2, jnp.complex64))
   with pytest.raises(ValueError, match=r"celu: alpha of shape \(3,\)"):
     jax.jit(jelu.celu)(jnp.ones((2, 4)), jnp.ones(3))
+
+
+def test_bad_residual_of_any_type_is_a_value_error():
+  with pytest.raises(ValueError, match="residual must be one of"):
+    jelu.elu(jnp.ones(2), residual=["output"])  # pyright: ignore[reportArgumentType]
+
+
+def test_numpy_string_and_object_arrays_are_refused_by_name():
+  with pytest.raises(TypeError, match="elu: x must be real"):
+    jelu.elu(np.array(["a"]))
+  with pytest.raises(TypeError, match="celu: alpha must be real"):
+    jelu.celu(jnp.ones(2), np.array([object()]))
+
+
+def test_subclasses_of_python_numbers_are_checked_as_numbers():
+  class Alpha(float):
+    pass
+
+  with pytest.raises(ValueError, match="alpha must be finite and >= 0"):
+    jelu.elu(jnp.ones(2), Alpha(-1.0))
+  with pytest.raises(ValueError, match="alpha must be finite and > 0"):
+    jelu.celu(jnp.ones(2), Alpha("nan"))

@@ -107,3 +107,14 @@ def test_each_activation_carries_its_own_name_in_jaxprs_and_hlo(name):
   assert "_activation" not in jaxpr
   hlo = jax.jit(lambda v: call(name, v)).lower(x).as_text()
   assert f"@{name}(" in hlo or f"@{name}." in hlo, hlo[:2000]
+
+
+def test_a_concrete_input_closed_over_under_jit_leaks_no_tracer():
+  # A python-number alpha is cached on the device for eager calls; a concrete x
+  # closed over by a traced function must not put a tracer into that cache.
+  x = jnp.asarray([-1.0, 0.5])
+  with jax.checking_leaks():
+    y = jax.jit(lambda v: jelu.elu(x, 0.371) + v)(1.0)
+    z = jax.jit(lambda v: jelu.celu(x, 0.371) * v)(2.0)
+  np.testing.assert_allclose(y, jelu.elu(x, 0.371) + 1.0, rtol=1e-7)
+  np.testing.assert_allclose(z, jelu.celu(x, 0.371) * 2.0, rtol=1e-7)

@@ -131,3 +131,10 @@ def test_objects_with_jax_array_are_accepted_as_x_and_alpha():
     np.testing.assert_array_equal(f(wrap(x), wrap(np.float32(2.0))), f(x, 2.0))
   with pytest.raises(TypeError, match="x must be an array or a scalar"):
     jelu.elu(wrap("not an array"))
+
+
+def test_alpha_of_either_zero_gives_jax_nns_signed_zero_in_any_order():
+  x = jnp.asarray([-1.0, -3.0])
+  for alpha in (-0.0, 0.0, -0.0):
+    ours, theirs = jelu.elu(x, alpha), jax.nn.elu(x, alpha)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs), err_msg=str(alpha))
