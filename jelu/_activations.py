@@ -89,9 +89,9 @@ def _hidden_from_simplifier(a: jax.Array) -> jax.Array:
 def _saturation(a: jax.Array, kind: str, compute_dtype: jnp.dtype) -> jax.Array:
   """Alpha in the compute dtype; NaN where CELU's alpha is not > 0.
 
-  CELU divides by alpha and is not defined for alpha <= 0. A concrete alpha is
-  checked before tracing; a traced or device one cannot be without a host
-  synchronisation, so there CELU's values and gradients are NaN (see
+  CELU divides by alpha and is not defined for alpha <= 0. A python or numpy
+  alpha is checked before tracing; a jax array (traced, or on a device) is not
+  read, so for such an alpha CELU's values and gradients are NaN (see
   `_celu_domain`) rather than numbers. The `where` costs one compare per alpha
   entry.
   """
