@@ -31,10 +31,14 @@ _NUMPY_TYPES: set[type] = set()
 _PYTHON_REALS = (float, int, bool)
 
 
-def _is_array(x: object) -> bool:
+def _is_jax_array(x: object) -> bool:
+  """Whether ``x``'s type was seen to be a jax array or a tracer (see `_remember_array_type`)."""
+  return type(x) in _JAX_TYPES or type(x) in _TRACER_TYPES
+
+
+def _remember_array_type(x: object) -> bool:
+  """Whether ``x`` is a jax array, tracer or numpy array, its type remembered if so."""
   kind = type(x)
-  if kind in _JAX_TYPES or kind in _TRACER_TYPES or kind in _NUMPY_TYPES:
-    return True
   if isinstance(x, Tracer):
     _TRACER_TYPES.add(kind)
   elif isinstance(x, jax.Array):
@@ -54,9 +58,9 @@ def check_array(name: str, x: ArrayLike, arg: str = "x") -> ArrayLike:
   numpy array's dtype is checked here, a jax array's when the function is
   traced (`check_real_dtype`).
   """
-  if type(x) in _PYTHON_REALS or type(x) in _JAX_TYPES or type(x) in _TRACER_TYPES:
+  if type(x) in _PYTHON_REALS or _is_jax_array(x):
     return x
-  if _is_array(x):
+  if type(x) in _NUMPY_TYPES or _remember_array_type(x):
     if type(x) in _NUMPY_TYPES:  # a numpy string or object array is not traced: check here
       check_real_dtype(name, x.dtype, arg)  # pyright: ignore[reportAttributeAccessIssue]
     return x
@@ -112,10 +116,10 @@ def check_alpha_value(name: str, alpha: ArrayLike, *, celu: bool) -> ArrayLike:
       return alpha
     raise ValueError(f"{name}: alpha must be finite and {'> 0' if celu else '>= 0'}, "
                      f"got {alpha!r}.")
-  if kind in _JAX_TYPES or kind in _TRACER_TYPES:
+  if _is_jax_array(alpha):  # the common case, without a call to check_array
     return alpha
-  alpha = check_array(name, alpha, arg="alpha")
-  if type(alpha) in _JAX_TYPES or type(alpha) in _TRACER_TYPES:
+  alpha = check_array(name, alpha, arg="alpha")  # unwraps __jax_array__, learns new types
+  if _is_jax_array(alpha):
     return alpha
   # numpy, python bools and subclasses of python numbers (an IntEnum, say).
   values = np.asarray(alpha)
