@@ -361,6 +361,15 @@ def _mib(b: float) -> str:
   return f"{b / 2**20:.0f}"
 
 
+def _ratio(row: dict, key: str) -> str:
+  """A ratio cell; empty where the row was not timed or has nothing to compare with."""
+  return f"{row[key]:.2f}" if key in row else ""
+
+
+def _step_ms(row: dict) -> str:
+  return f"{1e3 * row['step_s']:.0f}" if "step_s" in row else ""
+
+
 def tables(results: dict) -> str:
   m = results["machine"]
   out = [f"Machine: {m['cpu']}, {m['cores']} cores, backend {m['backend']} ({m['device']}); "
@@ -370,13 +379,10 @@ def tables(results: dict) -> str:
           "vs relu | step ms | time vs jax.nn | time vs relu |",
           "|---|---|---|---|---|---|---|---|---|---|"]
   for r in results["train_step"]:
-    def ratio(key, r=r):
-      return f"{r[key]:.2f}" if key in r else ""
-    step = f"{1e3 * r['step_s']:.0f}" if "step_s" in r else ""
     out.append(f"| {r['batch']} x {r['width']} | {r['activation']} | {_mib(r['temp_bytes'])} | "
                f"{_mib(r['floor_bytes'])} | {r['temp_over_floor']:.3f} | "
-               f"{ratio('temp_vs_jax_nn')} | {ratio('temp_vs_relu')} | {step} | "
-               f"{ratio('time_vs_jax_nn')} | {ratio('time_vs_relu')} |")
+               f"{_ratio(r, 'temp_vs_jax_nn')} | {_ratio(r, 'temp_vs_relu')} | {_step_ms(r)} | "
+               f"{_ratio(r, 'time_vs_jax_nn')} | {_ratio(r, 'time_vs_relu')} |")
   out += ["", "### Train step of real architectures: `jax.jit(jax.grad(loss))`, flax linen",
           "", "Largest batch: the largest whose step needs at most 1 GiB of temporary memory "
           "(temp memory is affine in the batch; read from two compiled memory analyses). "
@@ -387,13 +393,10 @@ def tables(results: dict) -> str:
             "| activation | temp MiB | vs no activation | vs jax.nn | vs relu | step ms | "
             "time vs jax.nn | largest batch |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-      def ratio(key, r=r):
-        return f"{r[key]:.2f}" if key in r else ""
-      step = f"{1e3 * r['step_s']:.0f}" if "step_s" in r else ""
       out.append(f"| {r['activation']} | {r['temp_bytes'] / 2**20:.1f} | "
-                 f"{r['temp_vs_identity']:.3f} | {ratio('temp_vs_jax_nn')} | "
-                 f"{ratio('temp_vs_relu')} | {step} | {ratio('time_vs_jax_nn')} | "
-                 f"{r['largest_batch']} |")
+                 f"{r['temp_vs_identity']:.3f} | {_ratio(r, 'temp_vs_jax_nn')} | "
+                 f"{_ratio(r, 'temp_vs_relu')} | {_step_ms(r)} | "
+                 f"{_ratio(r, 'time_vs_jax_nn')} | {r['largest_batch']} |")
     out.append("")
   if results.get("eager"):
     rows = results["eager"]

@@ -17,7 +17,7 @@ import pytest
 import jelu
 from jelu import linen as jnn
 
-from helpers import saved
+from helpers import assert_reexports_the_functions, saved
 
 X = jnp.asarray(np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6))
 
@@ -78,11 +78,7 @@ def test_bad_alpha_raises_value_error_when_the_module_is_built(make, message):
 
 
 def test_the_functions_are_reexported_and_listed_in_all():
-  assert (jnn.elu, jnn.selu, jnn.celu, jnn.alpha_dropout) == (
-      jelu.elu, jelu.selu, jelu.celu, jelu.alpha_dropout)
-  assert set(jnn.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout",
-                              "elu", "selu", "celu", "alpha_dropout"}
-  assert all(hasattr(jnn, name) for name in jnn.__all__)
+  assert_reexports_the_functions(jnn)
 
 
 def test_a_plain_function_is_a_layer_of_nn_sequential():
