@@ -347,6 +347,37 @@ def _eager_one(n: int, rounds: int, calls: int) -> list[dict]:
   return rows
 
 
+def _flops(compiled) -> float:
+  analysis = compiled.cost_analysis()
+  return (analysis[0] if isinstance(analysis, list) else analysis)["flops"]
+
+
+def eager_costs() -> list[dict]:
+  """What XLA:CPU decides from its cost estimate, for jelu.elu and jax.nn.elu on float32.
+
+  XLA's CPU client runs a program on the calling thread only when its estimate is under
+  1000 flops (above, on a worker thread), and splits a loop fusion across threads by
+  its cost (``outer_dimension_partitions`` in the compiled HLO). Compiles only.
+  """
+  rows = []
+  for name, f in (("jelu.elu", jelu.elu), ("jax.nn.elu", jax.nn.elu)):
+    def compiled(n, f=f):
+      return jax.jit(f).lower(jnp.zeros(n, jnp.float32)).compile()
+
+    def split(n):
+      return "outer_dimension_partitions" in compiled(n).as_text()
+
+    per_element = _flops(compiled(1024)) / 1024
+    lo, hi = 1, 2**20  # the smallest n that is split lies in (lo, hi]
+    while hi - lo > 1:
+      mid = (lo + hi) // 2
+      lo, hi = (lo, mid) if split(mid) else (mid, hi)
+    rows.append({"function": name, "flops_per_element": per_element,
+                 "inline_up_to": int(np.ceil(1000 / per_element)) - 1,
+                 "split_from": hi if split(hi) else None})
+  return rows
+
+
 def eager(sizes: list[int], rounds: int, calls: int) -> list[dict]:
   """Per-call time of eager (un-jitted) calls on float32 vectors, jelu against jax.nn.
 
@@ -408,6 +439,13 @@ def tables(results: dict) -> str:
     out += [f"| `{r['call']}` | {r['n']} | {r['jax_nn_us']:.2f} | {r['jelu_us']:.2f} | "
             f"{r.get('jelu_jit_us', float('nan')):.2f} | {r['jelu_vs_jax_nn']:.2f} |"
             for r in rows]
+    out += ["", "XLA:CPU's cost estimate of the compiled float32 program: it runs on the "
+            "calling thread for up to \"inline up to n\" values and on a worker thread for "
+            "more, and its loop is split across threads from \"split from n\" values on.", "",
+            "| function | HLO flops per element | inline up to n | split from n |",
+            "|---|---|---|---|"]
+    out += [f"| {r['function']} | {r['flops_per_element']:.0f} | {r['inline_up_to']} | "
+            f"{r['split_from'] or ''} |" for r in results.get("eager_costs", [])]
     out.append("")
   out += ["### Elementwise throughput (GB/s of necessary traffic; fwd moves 2 arrays, "
           "fwd+bwd 4)", "", "| op | dtype | n | ms | GB/s | time / copy roofline |",
@@ -463,6 +501,7 @@ def main(argv: list[str] | None = None) -> dict:
                              for row in train_step(batch, width, step_reps, names)]
   if "eager" in args.only:
     results["eager"] = eager(eager_sizes, eager_rounds, eager_calls)
+    results["eager_costs"] = eager_costs()
   if "elementwise" in args.only:
     results["elementwise"] = elementwise(sizes, dtypes, reps)
   if "torch" in args.only:

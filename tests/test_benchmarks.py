@@ -34,6 +34,8 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert {r["call"] for r in results["eager"]} >= {"elu(x)", "selu(x)", "celu(x, jnp alpha)"}
   assert "| `elu(x, 0.5)` | 128 |" in out_md.read_text()
+  costs = {r["function"]: r for r in results["eager_costs"]}
+  assert costs["jelu.elu"]["flops_per_element"] > costs["jax.nn.elu"]["flops_per_element"] > 0
 
 
 @pytest.mark.skipif(jax.__version__ != "0.10.2",
