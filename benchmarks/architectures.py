@@ -5,17 +5,21 @@ shape at a batch size: the shapes real models use (a transformer's ``[batch, seq
 features]``, NHWC images), with the layers that sit around an activation there (LayerNorm
 and a residual, BatchNorm, GroupNorm, token mixing). ``step_temp_bytes`` compiles one
 training step, ``jax.jit(jax.grad(loss))``, and reads its temporary memory from XLA's
-memory analysis, which is deterministic.
+memory analysis, which is deterministic. ``dtype=jnp.bfloat16`` builds every flax layer with
+that compute dtype (parameters stay float32): the mixed precision people train in.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+import jelu
 
 
 class MLP(nn.Module):
@@ -26,12 +30,14 @@ class MLP(nn.Module):
   hidden: int
   depth: int = 4
   pre_norm: bool = False
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x):
+    dense = functools.partial(nn.Dense, dtype=self.dtype)
     for _ in range(self.depth):
-      h = nn.LayerNorm()(x) if self.pre_norm else x
-      h = nn.Dense(x.shape[-1])(self.act(nn.Dense(self.hidden)(h)))
+      h = nn.LayerNorm(dtype=self.dtype)(x) if self.pre_norm else x
+      h = dense(x.shape[-1])(self.act(dense(self.hidden)(h)))
       x = x + h if self.pre_norm else h
     return x
 
@@ -43,15 +49,16 @@ class CNN(nn.Module):
   channels: tuple[int, ...]
   norm: str = ""
   groups: int = 32
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x):
     for c in self.channels:
-      x = nn.Conv(c, (3, 3))(x)
+      x = nn.Conv(c, (3, 3), dtype=self.dtype)(x)
       if self.norm == "batch":
-        x = nn.BatchNorm(use_running_average=False)(x)
+        x = nn.BatchNorm(use_running_average=False, dtype=self.dtype)(x)
       elif self.norm == "group":
-        x = nn.GroupNorm(num_groups=self.groups)(x)
+        x = nn.GroupNorm(num_groups=self.groups, dtype=self.dtype)(x)
       x = self.act(x)
     return x
 
@@ -62,16 +69,19 @@ class Mixer(nn.Module):
 
   act: Callable
   depth: int = 2
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x):
     tokens, channels = x.shape[-2:]
+    dense = functools.partial(nn.Dense, dtype=self.dtype)
+    norm = functools.partial(nn.LayerNorm, dtype=self.dtype)
     for _ in range(self.depth):
-      h = jnp.swapaxes(nn.LayerNorm()(x), -1, -2)
-      h = nn.Dense(tokens)(self.act(nn.Dense(2 * tokens)(h)))
+      h = jnp.swapaxes(norm()(x), -1, -2)
+      h = dense(tokens)(self.act(dense(2 * tokens)(h)))
       x = x + jnp.swapaxes(h, -1, -2)
-      h = nn.LayerNorm()(x)
-      x = x + nn.Dense(channels)(self.act(nn.Dense(4 * channels)(h)))
+      h = norm()(x)
+      x = x + dense(channels)(self.act(dense(4 * channels)(h)))
     return x
 
 
@@ -79,7 +89,7 @@ class Architecture(NamedTuple):
   """A network around an activation, and its input's shape at a given batch size."""
 
   describe: str
-  build: Callable[[Callable], nn.Module]
+  build: Callable[[Callable, Any], nn.Module]
   shape: Callable[[int], tuple[int, ...]]
   batch: int
 
@@ -91,36 +101,57 @@ def architectures(scale: int = 1) -> dict[str, Architecture]:
       "mlp-2d": Architecture(
           f"4 x (Dense {512 // s}->{2048 // s}, act, Dense {2048 // s}->{512 // s}), "
           f"x [batch, {512 // s}]",
-          lambda act: MLP(act, 2048 // s), lambda b: (b, 512 // s), 4096 // s),
+          lambda act, dt: MLP(act, 2048 // s, dtype=dt), lambda b: (b, 512 // s), 4096 // s),
       "mlp-3d": Architecture(
           "the same on x [batch, seq, features]",
-          lambda act: MLP(act, 2048 // s), lambda b: (b, 512 // s, 512 // s), 8),
+          lambda act, dt: MLP(act, 2048 // s, dtype=dt), lambda b: (b, 512 // s, 512 // s), 8),
       "pre-ln": Architecture(
           "the same with pre-LayerNorm and a residual (a transformer's MLP block)",
-          lambda act: MLP(act, 2048 // s, pre_norm=True), lambda b: (b, 512 // s, 512 // s), 8),
+          lambda act, dt: MLP(act, 2048 // s, pre_norm=True, dtype=dt),
+          lambda b: (b, 512 // s, 512 // s), 8),
       "mixer": Architecture(
           f"2 MLP-Mixer blocks (token and channel mixing), x [batch, {256 // s}, {256 // s}]",
-          lambda act: Mixer(act), lambda b: (b, 256 // s, 256 // s), 16),
+          lambda act, dt: Mixer(act, dtype=dt), lambda b: (b, 256 // s, 256 // s), 16),
       "cnn": Architecture(
           f"4 x (Conv 3x3 -> act), channels {64 // s},{64 // s},{128 // s},{128 // s}, "
           "x [batch, 32, 32, 3]",
-          lambda act: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s)),
+          lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), dtype=dt),
           lambda b: (b, 32, 32, 3), 64 // s),
       "cnn-bn": Architecture(
           "the same with BatchNorm before each activation",
-          lambda act: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="batch"),
+          lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="batch",
+                              dtype=dt),
           lambda b: (b, 32, 32, 3), 64 // s),
       "cnn-gn": Architecture(
           f"the same with GroupNorm({32 // s}) before each activation",
-          lambda act: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="group",
-                          groups=32 // s),
+          lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="group",
+                              groups=32 // s, dtype=dt),
           lambda b: (b, 32, 32, 3), 64 // s),
   }
 
 
-def train_step(arch: Architecture, act: Callable, batch: int | None = None):
-  """(jitted gradient step, its arguments) for ``arch`` around ``act``."""
-  model = arch.build(act)
+# The activations every network is measured with; `residual="input"` is jelu's choice after a
+# normalisation layer (see jelu.elu).
+ACTIVATIONS: dict[str, Callable] = {
+    "jelu.elu": jelu.elu,
+    "jelu.elu input": functools.partial(jelu.elu, residual="input"),
+    "jax.nn.elu": jax.nn.elu,
+    "jelu.selu": jelu.selu,
+    "jelu.selu input": functools.partial(jelu.selu, residual="input"),
+    "jax.nn.selu": jax.nn.selu,
+    "jelu.celu": jelu.celu,
+    "jelu.celu input": functools.partial(jelu.celu, residual="input"),
+    "jax.nn.celu": jax.nn.celu,
+    "jax.nn.relu": jax.nn.relu,
+    "jax.nn.gelu": jax.nn.gelu,
+    # No activation at all: the least any network can need.
+    "identity": lambda x: x,
+}
+
+
+def train_step(arch: Architecture, act: Callable, batch: int | None = None, dtype: Any = None):
+  """(jitted gradient step, its arguments) for ``arch`` around ``act``, layers in ``dtype``."""
+  model = arch.build(act, dtype)
   x = jax.random.normal(jax.random.key(1), arch.shape(batch or arch.batch))
   variables = model.init(jax.random.key(0), x)
   mutable = ["batch_stats"] if "batch_stats" in variables else False
@@ -128,12 +159,13 @@ def train_step(arch: Architecture, act: Callable, batch: int | None = None):
   def loss(variables, x):
     out = model.apply(variables, x, mutable=mutable)
     out = out[0] if mutable else out
-    return jnp.mean(out ** 2)
+    return jnp.mean(out.astype(jnp.float32) ** 2)
 
   return jax.jit(jax.grad(loss)), (variables, x)
 
 
-def step_temp_bytes(arch: Architecture, act: Callable, batch: int | None = None) -> int:
+def step_temp_bytes(arch: Architecture, act: Callable, batch: int | None = None,
+                    dtype: Any = None) -> int:
   """Temporary bytes of the compiled training step, from XLA's memory analysis."""
-  step, args = train_step(arch, act, batch)
+  step, args = train_step(arch, act, batch, dtype)
   return step.lower(*args).compile().memory_analysis().temp_size_in_bytes

@@ -59,22 +59,8 @@ ACTIVATIONS: dict[str, Callable] = {
     "identity": lambda x: x,
 }
 
-# The networks of architectures.py are measured with these; `residual="input"` is jelu's
-# choice after a normalisation layer (see jelu.elu).
-ARCHITECTURE_ACTIVATIONS: dict[str, Callable] = {
-    "jelu.elu": jelu.elu,
-    "jelu.elu input": functools.partial(jelu.elu, residual="input"),
-    "jax.nn.elu": jax.nn.elu,
-    "jelu.selu": jelu.selu,
-    "jelu.selu input": functools.partial(jelu.selu, residual="input"),
-    "jax.nn.selu": jax.nn.selu,
-    "jelu.celu": jelu.celu,
-    "jelu.celu input": functools.partial(jelu.celu, residual="input"),
-    "jax.nn.celu": jax.nn.celu,
-    "jax.nn.relu": jax.nn.relu,
-    "jax.nn.gelu": jax.nn.gelu,
-    "identity": lambda x: x,
-}
+# The networks of architectures.py are measured with these.
+ARCHITECTURE_ACTIVATIONS = _architectures.ACTIVATIONS
 
 
 def machine() -> dict:
@@ -456,9 +442,12 @@ def tables(results: dict) -> str:
   return "\n".join(out) + "\n"
 
 
-def write_results_md(path: pathlib.Path, body: str) -> None:
-  begin, end = "<!-- results:begin -->", "<!-- results:end -->"
-  text = path.read_text() if path.exists() else f"# Benchmark results\n\n{begin}\n{end}\n"
+def write_results_md(path: pathlib.Path, body: str, section: str = "results") -> None:
+  """Replaces the text between ``<!-- {section}:begin -->`` and its end marker."""
+  begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+  text = path.read_text() if path.exists() else "# Benchmark results\n"
+  if begin not in text:
+    text += f"\n{begin}\n{end}\n"
   head, rest = text.split(begin, 1)
   tail = rest.split(end, 1)[1]
   path.write_text(f"{head}{begin}\n{body}{end}{tail}")

@@ -16,8 +16,9 @@ keeps ``y`` for its own weight gradient anyway, so the activation adds nothing.
 After a normalisation ``x`` is the free one (XLA recomputes it from what the
 norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
-too. On the CPU the primal is computed inside a conditional so that XLA keeps
-``y`` once (`_materialized` says why).
+too. What the kernel does for a particular XLA backend (a conditional around
+the primal on the CPU, a 16-bit output behind a barrier on the GPU) is in
+`jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
 
@@ -58,6 +59,12 @@ from jelu._checks import (
     is_concrete_array,
 )
 from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
+from jelu._xla import (
+    fused_sum_summand,
+    hidden_from_simplifier,
+    materialized,
+    rounded,
+)
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -75,17 +82,6 @@ def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
   return jnp.dtype(jnp.float32) if dtype in _SIXTEEN_BIT else dtype
 
 
-def _hidden_from_simplifier(a: jax.Array) -> jax.Array:
-  """Hides alpha's value from XLA's simplifier.
-
-  With a constant alpha (a python float under an outer jit) XLA rewrites
-  x / alpha as x * (1 / alpha) and regroups the polynomial's constants, which
-  changes the rounding: results would then depend on whether alpha was traced.
-  Behind the barrier they are the same bits either way.
-  """
-  return jax.lax.optimization_barrier(a)
-
-
 def _saturation(a: jax.Array, kind: str, compute_dtype: jnp.dtype) -> jax.Array:
   """Alpha in the compute dtype; NaN where CELU's alpha is not > 0.
 
@@ -95,7 +91,7 @@ def _saturation(a: jax.Array, kind: str, compute_dtype: jnp.dtype) -> jax.Array:
   `_celu_domain`) rather than numbers. The `where` costs one compare per alpha
   entry.
   """
-  a = _hidden_from_simplifier(jnp.asarray(a, compute_dtype))
+  a = hidden_from_simplifier(jnp.asarray(a, compute_dtype))
   return jnp.where(a > 0, a, jnp.nan) if kind == "celu" else a
 
 
@@ -152,35 +148,6 @@ def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
   return jax.lax.psum(t, extra) if extra else t
 
 
-def _materialized(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
-  """The primal inside a conditional on the CPU, so that XLA keeps ``y`` itself.
-
-  XLA:CPU duplicates a cheap elementwise producer into its consumers when all
-  of them can fuse it. When ``y`` is reshaped on its way to the next layer (a
-  Dense layer on a ``[batch, seq, features]`` input collapses it to 2-D for the
-  matmul) every consumer of the final ``select`` can fuse, so XLA recomputes
-  ``y`` in the backward fusions from ``x`` and ``exp(min(x, 0))`` and keeps
-  those two arrays alive instead of ``y``: twice the memory, measured in
-  benchmarks/RESULTS.md. A conditional's result cannot be fused into anything,
-  so computed inside one, ``y`` is one buffer that the next layer and this
-  backward pass share. Both branches are the same computation, so the value is
-  the primal's bit for bit whichever runs; the predicate is read from alpha
-  behind `_hidden_from_simplifier`, so XLA cannot fold the conditional away.
-  Only on the CPU: a GPU conditional copies its predicate to the host, a
-  synchronisation per activation.
-  """
-  def primal(x):
-    return _primal(x, a, kind)
-
-  def guarded(x):
-    first = _hidden_from_simplifier(jnp.ravel(a)[0])
-    return jax.lax.cond(first == first, primal, lambda v: primal(v), x)
-
-  if x.size == 0 or jnp.size(a) == 0:
-    return primal(x)
-  return jax.lax.platform_dependent(x, cpu=guarded, default=primal)
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _elu_family(x: jax.Array, a: jax.Array, kind: str, residual: str) -> jax.Array:
   """ELU (``kind="elu"``), SELU or CELU of ``x`` with saturation ``a``; see the module docs."""
@@ -198,7 +165,7 @@ def _elu_family_fwd(x, a, kind, residual):
     # y where y saturates. Keeping y as well would cost a second array.
     y = _primal(x.value, a.value, kind)
     return y, (empty, a.value, x.value)
-  y = _materialized(x.value, a.value, kind)
+  y = rounded(materialized(functools.partial(_primal, a=a.value, kind=kind), x.value, a.value))
   return y, (y, a.value, empty)
 
 
@@ -244,13 +211,7 @@ def _elu_family_bwd(kind, residual, res, g):
     dyda = e - t * (e + 1)
   else:
     dyda = expm1_neg(t)
-  # t > 0 never holds (t <= 0, or NaN, which the select passes on), but a select
-  # keeps XLA:CPU from lowering this sum as a library (YNNPACK) reduction of a
-  # product, which cannot take the polynomial in: that materialised dyda as a
-  # float32 array, computed in the forward pass and kept (4 bytes per unit in a
-  # bfloat16 step, where jax.nn keeps 2). XLA's own reduction fuses the whole
-  # chain and keeps nothing.
-  da = _unbroadcast(jnp.where(t > 0, 0.0, gw * dyda), jnp.shape(a))
+  da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.
   da = _convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
