@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 WHEEL_VENV := out/wheel-venv
 
-.PHONY: demo test test-oldest test-wheel bench lint docs dist clean
+.PHONY: demo test test-oldest test-wheel test-backends bench bench-backends bench-backends-tpu lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,6 +26,19 @@ test: $(VENV)/.installed
 test-oldest:
 	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=constraints-oldest.txt EXTRAS=test,examples
 
+# jax's CUDA plugin compiles for a GPU this machine does not have (benchmarks/h100_sxm.txtpb
+# describes an H100); it needs no CUDA libraries, so its venv stays small (about 200 MB).
+BACKENDS_VENV := .venv-backends
+BACKENDS_ENV := JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1
+$(BACKENDS_VENV)/.plugin: pyproject.toml constraints.txt
+	$(MAKE) $(BACKENDS_VENV)/.installed VENV=$(BACKENDS_VENV) EXTRAS=test,examples
+	$(BACKENDS_VENV)/bin/python -m pip install -q -c constraints.txt jax-cuda12-plugin
+	touch $@
+
+# Train-step memory compiled for an H100 and for this CPU, float32 and bfloat16, pinned.
+test-backends: $(BACKENDS_VENV)/.plugin
+	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_backends.py
+
 # The suite against the built wheel, installed in a fresh venv and run from outside the
 # source tree, so that a file missing from the package fails it.
 test-wheel: dist
@@ -41,6 +54,21 @@ test-wheel: dist
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q torch==2.13.0 || echo "torch not installable here; benchmarking without it"
 	$(PY) benchmarks/run.py
+
+# The backends tables of benchmarks/RESULTS.md and docs/memory_backends.png (compiles only).
+bench-backends: $(BACKENDS_VENV)/.plugin
+	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/backends.py
+
+# The same for one TPU v5e chip, with libtpu (a venv of its own; compiles only, slowly).
+TPU_VENV := .venv-tpu
+$(TPU_VENV)/.libtpu: pyproject.toml constraints.txt
+	$(MAKE) $(TPU_VENV)/.installed VENV=$(TPU_VENV) EXTRAS=test,examples
+	$(TPU_VENV)/bin/python -m pip install -q -c constraints.txt "jax[tpu]"
+	touch $@
+
+bench-backends-tpu: $(TPU_VENV)/.libtpu
+	JAX_PLATFORMS=cpu $(TPU_VENV)/bin/python benchmarks/backends.py --targets tpu-v5e \
+	  --activations jelu.elu "jelu.elu input" jax.nn.elu jax.nn.relu jax.nn.gelu
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check jelu tests examples benchmarks docs
@@ -59,4 +87,4 @@ dist: $(VENV)/.installed
 	$(PY) .ci/check_wheel.py dist/*.whl
 
 clean:
-	rm -rf $(VENV) .venv-oldest out dist docs/_build .pytest_cache
+	rm -rf $(VENV) .venv-oldest $(BACKENDS_VENV) $(TPU_VENV) out dist docs/_build .pytest_cache

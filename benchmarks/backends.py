@@ -7,12 +7,14 @@ of ``benchmarks/architectures.py`` is compiled for it. The compiled program's me
 is the buffer assignment that would run there, and its HLO names every kernel it launches.
 Nothing runs on a GPU, so nothing here is timed.
 
-For each target (the local CPU, an H100) and dtype (float32; bfloat16 = every flax layer
-computing in bfloat16 with float32 parameters) it reports the step's temp memory, its ratio
-to the same network with no activation, and on the GPU a memory-traffic proxy: the bytes
-read and written by the step's top-level kernels (fusions, library calls, copies), read from
-the compiled HLO. Prints tables, writes ``benchmarks/backends.json``, draws
-``docs/memory_backends.png`` and refreshes the ``backends`` part of ``benchmarks/RESULTS.md``.
+libtpu compiles for a TPU v5e chip the same way (``make bench-backends-tpu``; see
+``TPU_COMPILER_OPTIONS`` for which of its figures is read). For each target and dtype
+(float32; bfloat16 = every flax layer computing in bfloat16 with float32 parameters) it
+reports the step's temp memory, its ratio to the same network with no activation, and on
+the GPU a memory-traffic proxy: the bytes read and written by the step's top-level kernels
+(fusions, library calls, copies), read from the compiled HLO. Prints tables, writes
+``benchmarks/backends.json``, draws ``docs/memory_backends.png`` and refreshes the
+``backends`` part of ``benchmarks/RESULTS.md``.
 
     python benchmarks/backends.py                  # full sizes (make bench-backends)
     python benchmarks/backends.py --quick          # small sizes, a few activations
@@ -27,6 +29,7 @@ import os
 # registers without the CUDA runtime, which compiling for a described device does not need.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_SKIP_CUDA_CONSTRAINTS_CHECK", "1")
+os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # libtpu: no cloud metadata server to ask
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
@@ -38,7 +41,8 @@ import sys  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from jax.sharding import NamedSharding  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.sharding import Mesh, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -58,31 +62,46 @@ def _load_sibling(name: str):
 
 architectures = _load_sibling("architectures")
 
-TARGETS = {"cpu": "XLA:CPU, this machine", "h100": "XLA:GPU, NVIDIA H100 SXM (compiled only)"}
+TARGETS = {"cpu": "XLA:CPU, this machine", "h100": "XLA:GPU, NVIDIA H100 SXM (compiled only)",
+           "tpu-v5e": "XLA:TPU, one TPU v5e chip (compiled only, HBM temporaries)"}
 DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
 NONE = "identity"
+_PLATFORM = {"h100": "cuda", "tpu-v5e": "tpu"}
+# libtpu's memory-space assignment moves what fits into the chip's 128 MiB of VMEM, which
+# temp_size_in_bytes does not count, by a heuristic that depends on the program: the default
+# figure of one MLP jumps 0, 50, 236 MiB with the batch, and an activation's memory comes and
+# goes with it. With it off every temporary is in HBM, and the figure is the step's whole
+# need, linear in the batch (an upper bound on what the default program keeps in HBM).
+# Rematerialisation, which recomputes activations near HBM's capacity, is kept from hiding one.
+TPU_COMPILER_OPTIONS = {"xla_msa_enable": False,
+                        "xla_tpu_rematerialization_min_size_in_bytes": 1 << 40}
 
 
 @functools.cache
-def h100_sharding() -> NamedSharding:
-  """A replicated sharding on one described H100, for abstract arguments to compile against."""
+def sharding(target: str) -> NamedSharding:
+  """A replicated sharding on one described device, for abstract arguments to compile against."""
   from jax.experimental import topologies
 
-  topology = topologies.get_topology_desc(
-      platform="cuda", target_config=(HERE / "h100_sxm.txtpb").read_text(), topology="1x1x1")
-  return NamedSharding(topologies.make_mesh(topology, (1,), ("device",)), P())
+  if target == "h100":
+    topology = topologies.get_topology_desc(
+        platform="cuda", target_config=(HERE / "h100_sxm.txtpb").read_text(), topology="1x1x1")
+  else:
+    topology = topologies.get_topology_desc(topology_name="v5e:1x1", platform="tpu",
+                                            chips_per_host_bounds=(1, 1, 1))
+  return NamedSharding(Mesh(np.array(topology.devices[:1]), ("device",)), P())
 
 
 def compile_step(step, args, target: str):
-  """``step`` compiled for ``target`` with ``args``' shapes: on this CPU, or for an H100."""
+  """``step`` compiled for ``target`` with ``args``' shapes: on this CPU, an H100 or a v5e."""
   if target == "cpu":
     return step.lower(*args).compile()
-  if target != "h100":
+  if target not in _PLATFORM:
     raise ValueError(f"unknown target {target!r}; one of {sorted(TARGETS)}")
-  sharding = h100_sharding()
+  on_device = sharding(target)
   abstract = jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a), sharding=sharding), args)
-  return step.trace(*abstract).lower(lowering_platforms=("cuda",)).compile()
+      lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a), sharding=on_device), args)
+  lowered = step.trace(*abstract).lower(lowering_platforms=(_PLATFORM[target],))
+  return lowered.compile(TPU_COMPILER_OPTIONS if target == "tpu-v5e" else None)
 
 
 _BYTES = {"pred": 1, "s8": 1, "u8": 1, "f8e4m3fn": 1, "f8e5m2": 1, "s16": 2, "u16": 2,
@@ -135,7 +154,7 @@ def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int =
   compiled = compile_step(step, args, target)
   row = {"target": target, "dtype": dtype, "architecture": arch_name, "activation": act_name,
          "temp_bytes": compiled.memory_analysis().temp_size_in_bytes}
-  if target != "cpu":
+  if target == "h100":
     row["kernel_bytes"] = kernel_bytes(compiled.as_text())
   return row
 
@@ -180,11 +199,11 @@ def tables(results: dict) -> str:
          "the same network with no activation (\"none MiB\"); networks of "
          "`benchmarks/architectures.py` at the sizes there.", ""]
   rows = results["rows"]
-  shown = [a for a in dict.fromkeys(r["activation"] for r in rows) if a != NONE]
   for target in dict.fromkeys(r["target"] for r in rows):
     for dtype in dict.fromkeys(r["dtype"] for r in rows if r["target"] == target):
       cell = {(r["architecture"], r["activation"]): r for r in rows
               if r["target"] == target and r["dtype"] == dtype}
+      shown = [a for a in dict.fromkeys(a for _, a in cell) if a != NONE]
       out += [f"#### {TARGETS[target]}, {dtype}", ""] + _header(shown)
       for arch in dict.fromkeys(a for a, _ in cell):
         out.append(f"| {arch} | {cell[arch, NONE]['temp_bytes'] / 2**20:.1f} | " + " | ".join(
@@ -221,13 +240,14 @@ def memory_chart(rows: list[dict], path: pathlib.Path) -> None:
     ratio = {(r["architecture"], r["activation"]): r["temp_vs_identity"] for r in rows
              if r["target"] == target and r["dtype"] == dtype}
     archs = list(dict.fromkeys(a for a, _ in ratio))
-    width = 0.8 / len(shown)
-    for i, name in enumerate(shown):
+    here = [name for name in shown if (archs[0], name) in ratio]
+    width = 0.8 / len(here)
+    for i, name in enumerate(here):
       label = 'jelu.elu(residual="input")' if name == "jelu.elu input" else name
       ax.bar([a + i * width for a in range(len(archs))], [ratio[arch, name] for arch in archs],
              width, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks([a + width * (len(shown) - 1) / 2 for a in range(len(archs))], archs)
+    ax.set_xticks([a + width * (len(here) - 1) / 2 for a in range(len(archs))], archs)
     ax.set_ylim(0.5, top)
     ax.set_ylabel("temp / no activation")
     ax.set_title(f"{TARGETS[target]}, {dtype}", fontsize=10)
@@ -249,12 +269,17 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="small sizes, a few activations")
-  parser.add_argument("--targets", nargs="+", choices=sorted(TARGETS), default=list(TARGETS))
+  parser.add_argument("--targets", nargs="+", choices=sorted(TARGETS), default=["cpu", "h100"],
+                      help="tpu-v5e needs libtpu (make bench-backends-tpu)")
+  parser.add_argument("--activations", nargs="+", choices=list(architectures.ACTIVATIONS),
+                      help="a subset (default: all)")
   parser.add_argument("--json", default=str(HERE / "backends.json"))
   parser.add_argument("--md", default=str(HERE / "RESULTS.md"))
   parser.add_argument("--png", default=str(HERE.parent / "docs" / "memory_backends.png"))
   args = parser.parse_args(argv)
-  names = list(architectures.ACTIVATIONS)
+  names = args.activations or list(architectures.ACTIVATIONS)
+  if NONE not in names:
+    names.append(NONE)
   scale = 1
   if args.quick:
     names, scale = ["jelu.elu", "jax.nn.elu", "jax.nn.relu", NONE], 8
