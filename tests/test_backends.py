@@ -40,8 +40,77 @@ TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
 # relation does not hold yet. Relations: "jax.nn" (the default residual needs no more temp
 # memory than jax.nn's activation), "relu" (no more than ReLU), "input relu" (after a norm,
 # residual="input" needs no more than ReLU), "traffic" (the H100 kernels read and write no
-# more bytes than jax.nn's). benchmarks/RESULTS.md accounts for them.
-XFAIL: dict[tuple[str, str, str, str, str], str] = {}
+# more bytes than jax.nn's). Measured with jax 0.10.2 at these widths, which differ from the
+# benchmark's in places (at full widths the H100 bfloat16 cnn-bn default holds: 1.00x against
+# jax.nn's 1.16x). benchmarks/RESULTS.md accounts for them.
+XFAIL: dict[tuple[str, str, str, str, str], str] = {
+    ("h100", "bfloat16", "cnn-bn", "jax.nn", "elu"):
+        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
+    ("h100", "bfloat16", "cnn-bn", "jax.nn", "selu"):
+        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
+    ("h100", "bfloat16", "cnn-bn", "jax.nn", "celu"):
+        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "jax.nn", "elu"):
+        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "jax.nn", "selu"):
+        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "jax.nn", "celu"):
+        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
+    ("h100", "float32", "mixer", "relu", "elu"):
+        "jelu temp 7.01 MiB, ReLU 6.26 MiB",
+    ("h100", "float32", "mixer", "relu", "selu"):
+        "jelu temp 7.01 MiB, ReLU 6.26 MiB",
+    ("h100", "float32", "mixer", "relu", "celu"):
+        "jelu temp 7.01 MiB, ReLU 6.26 MiB",
+    ("h100", "bfloat16", "cnn-bn", "input relu", "elu"):
+        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
+    ("h100", "bfloat16", "cnn-bn", "input relu", "selu"):
+        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
+    ("h100", "bfloat16", "cnn-bn", "input relu", "celu"):
+        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "input relu", "elu"):
+        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "input relu", "selu"):
+        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
+    ("h100", "bfloat16", "cnn-gn", "input relu", "celu"):
+        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
+    ("cpu", "bfloat16", "cnn-bn", "input relu", "elu"):
+        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
+    ("cpu", "bfloat16", "cnn-bn", "input relu", "selu"):
+        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
+    ("cpu", "bfloat16", "cnn-bn", "input relu", "celu"):
+        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
+    ("cpu", "bfloat16", "cnn-gn", "input relu", "elu"):
+        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
+    ("cpu", "bfloat16", "cnn-gn", "input relu", "selu"):
+        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
+    ("cpu", "bfloat16", "cnn-gn", "input relu", "celu"):
+        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
+    ("h100", "float32", "cnn-bn", "traffic", "elu"):
+        "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
+    ("h100", "float32", "cnn-bn", "traffic", "selu"):
+        "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
+    ("h100", "float32", "cnn-bn", "traffic", "celu"):
+        "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
+    ("h100", "bfloat16", "cnn", "traffic", "elu"):
+        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
+    ("h100", "bfloat16", "cnn", "traffic", "selu"):
+        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
+    ("h100", "bfloat16", "cnn", "traffic", "celu"):
+        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
+    ("h100", "bfloat16", "cnn-bn", "traffic", "elu"):
+        "jelu kernel bytes 48.78 MiB, jax.nn 40.78 MiB",
+    ("h100", "bfloat16", "cnn-bn", "traffic", "selu"):
+        "jelu kernel bytes 48.78 MiB, jax.nn 40.78 MiB",
+    ("h100", "bfloat16", "cnn-bn", "traffic", "celu"):
+        "jelu kernel bytes 46.78 MiB, jax.nn 40.78 MiB",
+    ("h100", "bfloat16", "cnn-gn", "traffic", "elu"):
+        "jelu kernel bytes 68.49 MiB, jax.nn 57.50 MiB",
+    ("h100", "bfloat16", "cnn-gn", "traffic", "selu"):
+        "jelu kernel bytes 68.49 MiB, jax.nn 57.50 MiB",
+    ("h100", "bfloat16", "cnn-gn", "traffic", "celu"):
+        "jelu kernel bytes 68.49 MiB, jax.nn 61.51 MiB",
+}
 
 
 @functools.cache
@@ -132,3 +201,16 @@ ENTRY %main (p0: f32[8], p1: bf16[4,4]) -> f32[8] {
 """
   # fusion: reads 32 + 32, writes 32 + 32; custom-call: reads 32, writes 32.
   assert backends.kernel_bytes(hlo) == 4 * 32 + 2 * 32
+
+
+def test_the_benchmark_writes_tables_json_and_a_chart(tmp_path):
+  out_json, out_md, out_png = tmp_path / "b.json", tmp_path / "b.md", tmp_path / "b.png"
+  results = backends.main(["--quick", "--targets", "h100", "--json", str(out_json),
+                           "--md", str(out_md), "--png", str(out_png)])
+  assert {(r["target"], r["dtype"]) for r in results["rows"]} == {
+      ("h100", "float32"), ("h100", "bfloat16")}
+  assert all(r["kernel_bytes"] > 0 for r in results["rows"])
+  md = out_md.read_text()
+  assert "<!-- backends:begin -->" in md and "#### XLA:GPU, NVIDIA H100 SXM" in md
+  assert "| mlp-2d | bfloat16 |" in md  # the traffic table
+  assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
