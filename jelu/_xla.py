@@ -13,7 +13,7 @@ helper                     backend  what it keeps XLA from doing
 =========================  =======  ==============================================
 `hidden_from_simplifier`   all      regrouping a constant alpha's arithmetic
 `materialized`             CPU      recomputing ``y`` in the backward fusions
-`rounded`                  GPU      keeping a float32 copy of a 16-bit array  
+`rounded`                  GPU      keeping a float32 copy of a 16-bit output
 `fused_sum_summand`        CPU      a library reduction that keeps its summand
 =========================  =======  ==============================================
 """
@@ -64,8 +64,8 @@ def materialized(primal: Callable[[jax.Array], jax.Array], x: jax.Array,
   return jax.lax.platform_dependent(x, cpu=guarded, default=primal)
 
 
-def rounded(v: jax.Array) -> jax.Array:
-  """A 16-bit value behind a barrier, so that XLA:GPU reads its rounded bits (XLA:GPU).
+def rounded(y: jax.Array) -> jax.Array:
+  """A 16-bit output behind a barrier, so that every reader gets its rounded bits (XLA:GPU).
 
   jelu computes a bfloat16 or float16 ``y`` in float32 and rounds it once; its
   backward pass, a float32 loss or a norm's float32 statistics widen it again.
@@ -73,15 +73,17 @@ def rounded(v: jax.Array) -> jax.Array:
   default) and folds ``convert(convert(y32 -> bf16) -> f32)`` to ``y32``: the
   forward fusion then writes the float32 ``y32`` beside ``y`` and keeps it
   until its last reader, 6 bytes per element where 2 would do (RESULTS.md, the
-  H100 bfloat16 table: mlp-2d 2.60x the network without activation where
-  ReLU's is 1.10x). The same holds for a kept input ``x`` that the model
-  computed in float32 and rounded (a norm's output). Behind the barrier the
-  pair cannot be folded and only the 16-bit array is kept. XLA:CPU expands the
-  barrier away; float32 and float64 values are returned as they are.
+  H100 bfloat16 table: mlp-2d needed 2.56x the network without activation
+  where ReLU needs 1.10x; now 1.10x). Behind the barrier, which XLA:GPU
+  aliases to its operand, no widening can be folded and only the 16-bit array
+  is kept. Used for the output residual only: on a kept input
+  (``residual="input"``) the barrier would stop XLA from recomputing ``x`` from
+  what a norm keeps (cnn-bn bfloat16 1.33x -> 1.66x). XLA:CPU expands barriers
+  away; float32 and float64 values are returned as they are.
   """
-  if jnp.dtype(v.dtype).itemsize > 2:
-    return v
-  return jax.lax.optimization_barrier(v)
+  if jnp.dtype(y.dtype).itemsize > 2:
+    return y
+  return jax.lax.optimization_barrier(y)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:
