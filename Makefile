@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 WHEEL_VENV := out/wheel-venv
 
-.PHONY: demo test test-oldest test-wheel bench lint docs dist clean
+.PHONY: demo test test-oldest test-newest test-wheel bench lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(VENV)/.installed
 # The suite on the oldest jax, jaxlib and flax that pyproject allows.
 test-oldest:
 	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=constraints-oldest.txt EXTRAS=test,examples
+
+# The suite on Python 3.13 with the newest jax, jaxlib and flax (constraints-newest.txt), in
+# a Debian 13 root that .ci/in-trixie makes with debootstrap and keeps in .root-trixie/.
+# Needs root; the root is about a minute and 270 MiB the first time.
+test-newest:
+	.ci/in-trixie python -m pytest
 
 # The suite against the built wheel, installed in a fresh venv and run from outside the
 # source tree, so that a file missing from the package fails it.
@@ -58,5 +64,7 @@ dist: $(VENV)/.installed
 	$(PY) -m twine check --strict dist/*
 	$(PY) .ci/check_wheel.py dist/*.whl
 
+# The Debian root only when nothing is mounted in it (the checkout is, while .ci/in-trixie runs).
 clean:
 	rm -rf $(VENV) .venv-oldest out dist docs/_build .pytest_cache
+	grep -qs " $(CURDIR)/.root-trixie/" /proc/mounts || rm -rf .root-trixie
