@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 WHEEL_VENV := out/wheel-venv
 
-.PHONY: demo test test-oldest test-wheel test-backends bench bench-backends bench-backends-tpu lint docs dist clean
+.PHONY: demo test test-oldest test-newest test-wheel test-backends bench bench-backends \
+  bench-backends-tpu lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,6 +26,12 @@ test: $(VENV)/.installed
 # The suite on the oldest jax, jaxlib and flax that pyproject allows.
 test-oldest:
 	$(MAKE) test VENV=.venv-oldest CONSTRAINTS=constraints-oldest.txt EXTRAS=test,examples
+
+# The suite on Python 3.13 with the newest jax, jaxlib and flax (constraints-newest.txt), in
+# a Debian 13 root that .ci/in-trixie makes with debootstrap and keeps in .root-trixie/.
+# Needs root; the root is about a minute and 270 MiB the first time.
+test-newest:
+	.ci/in-trixie python -m pytest
 
 # jax's CUDA plugin compiles for a GPU this machine does not have (benchmarks/h100_sxm.txtpb
 # describes an H100); it needs no CUDA libraries, so its venv stays small (about 200 MB).
@@ -86,5 +93,7 @@ dist: $(VENV)/.installed
 	$(PY) -m twine check --strict dist/*
 	$(PY) .ci/check_wheel.py dist/*.whl
 
+# The Debian root only when nothing is mounted in it (the checkout is, while .ci/in-trixie runs).
 clean:
 	rm -rf $(VENV) .venv-oldest $(BACKENDS_VENV) $(TPU_VENV) out dist docs/_build .pytest_cache
+	grep -qs " $(CURDIR)/.root-trixie/" /proc/mounts || rm -rf .root-trixie

@@ -5,7 +5,9 @@ by a heap simulation, so the temp memory that ``memory_analysis()`` reports is t
 extent: at least the most bytes live at any one point of the schedule, more when the
 packing leaves gaps. This script compiles the step of ``benchmarks/architectures.py`` with
 ``XLA_FLAGS=--xla_dump_to``, reads the buffer offsets and live ranges XLA dumps, and prints
-both numbers and the buffers live at the peak. Compiles only; asserts nothing.
+both numbers and the buffers live at the peak. Compiles only; asserts nothing. It reads the
+dumps of jaxlib 0.9 (the live ranges at the end of the buffer-assignment file) and of 0.10 to
+0.12 (the live ranges in a file of their own).
 
     python benchmarks/live_peak.py mlp-3d jelu.elu
     python benchmarks/live_peak.py mlp-3d identity
@@ -28,6 +30,7 @@ DUMP = tempfile.mkdtemp(prefix="jelu-live-peak-")
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={DUMP}".strip()
 
 import jax  # noqa: E402
+import jaxlib  # noqa: E402
 
 import jelu  # noqa: E402
 
@@ -99,11 +102,16 @@ def main(argv: list[str] | None = None) -> dict:
   temp = step.lower(*step_args).compile().memory_analysis().temp_size_in_bytes
   prefix = sorted(glob.glob(f"{DUMP}/*jit_loss*buffer-assignment.txt"))[-1]
   prefix = prefix.removesuffix("-buffer-assignment.txt")
+  assignment = pathlib.Path(f"{prefix}-buffer-assignment.txt").read_text()
+  # jaxlib 0.10 and later write the live ranges to a file of their own, 0.9 after the
+  # buffer assignment.
   live_range = pathlib.Path(f"{prefix}-live-range.txt")
-  if not live_range.exists():
-    sys.exit(f"XLA in jax {jax.__version__} dumps no live ranges; in jax 0.10.2 it does")
-  values = _temp_buffers(pathlib.Path(f"{prefix}-buffer-assignment.txt").read_text())
-  ranges = _live_ranges(live_range.read_text())
+  live_range_text = live_range.read_text() if live_range.exists() else assignment
+  if "BufferLiveRange" not in live_range_text:
+    sys.exit(f"no live ranges in XLA's dump from jaxlib {jaxlib.__version__}; this reads "
+             "those of jaxlib 0.9 to 0.12")
+  values = _temp_buffers(assignment)
+  ranges = _live_ranges(live_range_text)
   peak, where, live = live_peak(values, ranges)
   print(f"{args.architecture}, {args.activation}: temp {temp / 2**20:.1f} MiB, "
         f"live peak {peak / 2**20:.1f} MiB (schedule position {where}); live there:")

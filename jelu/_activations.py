@@ -41,11 +41,9 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import cast
 
 import jax
 import jax.numpy as jnp
-from jax._src.lax.lax import _convert_element_type
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
@@ -58,6 +56,7 @@ from jelu._checks import (
     check_residual,
     is_concrete_array,
 )
+from jelu._compat import convert_element_type
 from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
 from jelu._xla import (
     fused_sum_summand,
@@ -214,7 +213,7 @@ def _elu_family_bwd(kind, residual, res, g):
   da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.
-  da = _convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
+  da = convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
   return dx.astype(g.dtype), da
 
 
@@ -251,8 +250,7 @@ def _jitted(kind: str, residual: str):
       a = a.astype(out_type.dtype)
     y: jax.Array = _elu_family(x.astype(out_type.dtype), a, kind, residual)
     # jax.nn's weak type, which a public conversion would make strong.
-    return cast(jax.Array,
-                _convert_element_type(y, out_type.dtype, weak_type=out_type.weak_type))
+    return convert_element_type(y, out_type.dtype, weak_type=out_type.weak_type)
 
   activation.__name__ = activation.__qualname__ = kind
   return jax.jit(activation)

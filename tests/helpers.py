@@ -1,13 +1,19 @@
-"""What the tests share besides fixtures: the activations by name and the grid to check on."""
+"""What the tests share besides fixtures: the activations by name, the grid to check on, and
+the jax release under test."""
 
 import contextlib
 import io
 
 import jax
 import numpy as np
+import pytest
 from jax.ad_checkpoint import print_saved_residuals
 
 import jelu
+
+# (major, minor) of the jax under test: XLA's buffer assignment differs between releases, and
+# the memory tests mark a relation that does not hold on one with `fails_where`.
+JAX_RELEASE = tuple(int(part) for part in jax.__version__.split(".")[:2])
 
 # The three activations as (jelu function, jax.nn function), called with alpha
 # where they take one. SELU's alpha is fixed, so callers pass None.
@@ -51,3 +57,12 @@ def assert_reexports_the_functions(module):
   assert set(module.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout",
                                  "elu", "selu", "celu", "alpha_dropout"}
   assert all(hasattr(module, name) for name in module.__all__)
+
+
+
+def fails_where(condition: bool, reason: str) -> pytest.MarkDecorator:
+  """A strict xfail: where ``condition`` holds the test must fail, and passing is news.
+
+  For a relation that one jax release does not meet; ``reason`` gives the measured numbers.
+  """
+  return pytest.mark.xfail(condition, strict=True, reason=reason)

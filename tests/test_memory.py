@@ -5,6 +5,11 @@ Every network of benchmarks/architectures.py (a 2-D MLP, the same on a transform
 without BatchNorm or GroupNorm), at a quarter of the benchmark's widths. XLA's memory
 analysis of a compiled program is deterministic, so these are fair tests; timing lives in
 benchmarks/.
+
+XLA's buffer assignment changes between jax releases, so every comparison is made in the same
+run, against jax.nn, ReLU and the network without activation. Where a release gives a
+different figure the bounds list each; where a relation does not hold on a release, that case
+is a strict xfail there with the measured numbers, so the day it holds the suite says so.
 """
 
 import functools
@@ -17,20 +22,14 @@ import pytest
 
 import jelu
 
+from helpers import JAX_RELEASE, fails_where
+
 _PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "architectures.py"
 _SPEC = importlib.util.spec_from_file_location("architectures", _PATH)
 assert _SPEC is not None and _SPEC.loader is not None
 architectures = importlib.util.module_from_spec(_SPEC)
 sys.modules["architectures"] = architectures  # flax's dataclasses look their module up there
 _SPEC.loader.exec_module(architectures)
-
-# Memory analysis reads XLA's buffer assignment, which changes between XLA releases. The
-# bounds below were measured with the jax/jaxlib of constraints.txt; other versions (make
-# test-oldest) run the rest of the suite, not these bounds.
-MEASURED_WITH = "0.10.2"
-pytestmark = pytest.mark.skipif(
-    jax.__version__ != MEASURED_WITH,
-    reason=f"memory bounds measured with jax {MEASURED_WITH}, this is {jax.__version__}")
 
 ARCHS = architectures.architectures(scale=4)
 
@@ -39,22 +38,40 @@ ARCHS = architectures.architectures(scale=4)
 SLACK = 4096
 
 JELU = {"elu": jelu.elu, "selu": jelu.selu, "celu": jelu.celu}
+NAMES = tuple(sorted(JELU))
 JAX_NN = {"elu": jax.nn.elu, "selu": jax.nn.selu, "celu": jax.nn.celu}
 
+# jax 0.9's XLA keeps more with any activation after a norm, and more for CELU in a CNN;
+# jax 0.11's keeps for jax.nn's ELUs what it keeps for ReLU.
+JAX_0_9 = JAX_RELEASE < (0, 10)
+SINCE_JAX_0_11 = JAX_RELEASE >= (0, 11)
+
 # (architecture, the residual that suits it, the most temp memory allowed over the same
-# network with no activation). After a Dense layer, saving the output is free (the next
-# Dense keeps it); after a normalisation, the input is (XLA recomputes it from what the
-# norm keeps). The bounds are the measured ratios rounded up; benchmarks/RESULTS.md
-# accounts for each buffer above 1.
+# network with no activation on jax 0.10 and later, and on jax 0.9). After a Dense layer,
+# saving the output is free (the next Dense keeps it); after a normalisation, the input is
+# (XLA recomputes it from what the norm keeps). The bounds are the measured ratios rounded
+# up (jax 0.10.2 and 0.12.0.1 measure the same; 0.9.0 pre-ln 1.103, mixer 1.119, cnn 1.491
+# for CELU, cnn-bn and cnn-gn 1.282, 1.423 for CELU); benchmarks/RESULTS.md accounts for
+# each buffer above 1.
 BOUNDS = [
-    ("mlp-2d", "output", 1.01),
-    ("mlp-3d", "output", 1.13),
-    ("pre-ln", "output", 1.09),
-    ("mixer", "output", 1.10),
-    ("cnn", "output", 1.40),
-    ("cnn-bn", "input", 1.01),
-    ("cnn-gn", "input", 1.01),
+    ("mlp-2d", "output", 1.01, 1.01),
+    ("mlp-3d", "output", 1.13, 1.13),
+    ("pre-ln", "output", 1.09, 1.11),
+    ("mixer", "output", 1.10, 1.12),
+    ("cnn", "output", 1.40, 1.50),
+    ("cnn-bn", "input", 1.01, 1.43),
+    ("cnn-gn", "input", 1.01, 1.43),
 ]
+RESIDUAL = {arch: residual for arch, residual, *_ in BOUNDS}
+BOUND = {arch: on_0_9 if JAX_0_9 else since_0_10 for arch, _, since_0_10, on_0_9 in BOUNDS}
+
+
+def cases(marks: dict, names: tuple[str, ...] = NAMES) -> list:
+  """(arch, name) for every architecture and each of ``names``, with the marks keyed by the
+  architecture or by (arch, name)."""
+  return [pytest.param(arch, name, id=f"{arch}-{name}",
+                       marks=[m for key, m in marks.items() if key in (arch, (arch, name))])
+          for arch in RESIDUAL for name in names]
 
 
 @functools.cache
@@ -70,27 +87,75 @@ def temp(arch: str, act_name: str, residual: str = "") -> int:
   return architectures.step_temp_bytes(ARCHS[arch], act)
 
 
-@pytest.mark.parametrize("name", sorted(JELU))
-@pytest.mark.parametrize("arch,residual,bound", BOUNDS, ids=[b[0] for b in BOUNDS])
-def test_train_step_temp_memory_near_the_network_without_activation(arch, residual, bound,
-                                                                    name):
-  ours = temp(arch, name, residual)
-  assert ours <= bound * temp(arch, "identity"), ours / temp(arch, "identity")
-  assert ours <= temp(arch, "relu") + SLACK
-  assert ours < temp(arch, name)  # jax.nn's
+@pytest.mark.parametrize("arch,name", cases({}))
+def test_train_step_temp_memory_near_the_network_without_activation(arch, name):
+  ours = temp(arch, name, RESIDUAL[arch])
+  assert ours <= BOUND[arch] * temp(arch, "identity"), ours / temp(arch, "identity")
+  assert ours <= temp(arch, name) + SLACK  # jax.nn's
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHS))
-def test_the_default_residual_never_needs_more_than_jax_nn(arch):
-  assert temp(arch, "elu", "output") <= temp(arch, "elu") + SLACK
+AFTER_A_NORM_ON_JAX_0_9 = fails_where(
+    JAX_0_9, "jax 0.9.0 after a norm: ELU and SELU 1.282x the network without activation "
+    "(as jax.nn), CELU 1.423x (jax.nn 1.987x), ReLU 1.000x")
 
 
+@pytest.mark.parametrize("arch,name", cases({
+    ("cnn", "celu"): fails_where(
+        JAX_0_9, "jax 0.9.0: CELU 1.491x the network without activation, ReLU 1.393x "
+        "(jax.nn.celu 1.883x)"),
+    "cnn-bn": AFTER_A_NORM_ON_JAX_0_9,
+    "cnn-gn": AFTER_A_NORM_ON_JAX_0_9,
+}))
+def test_train_step_temp_memory_no_more_than_relu(arch, name):
+  assert temp(arch, name, RESIDUAL[arch]) <= temp(arch, "relu") + SLACK
+
+
+AT_RELU_SINCE_JAX_0_11 = fails_where(
+    SINCE_JAX_0_11, "jax 0.12.0.1: jax.nn's ELUs keep what ReLU keeps, and so does jelu "
+    "(cnn 1.393x the network without activation, cnn-bn and cnn-gn 1.000x)")
+AS_JAX_NN_ON_JAX_0_9 = fails_where(
+    JAX_0_9, "jax 0.9.0: 1.282x the network without activation, as jax.nn")
+
+
+@pytest.mark.parametrize("arch,name", cases({
+    "cnn": AT_RELU_SINCE_JAX_0_11,
+    "cnn-bn": AT_RELU_SINCE_JAX_0_11,
+    "cnn-gn": AT_RELU_SINCE_JAX_0_11,
+    ("cnn-bn", "elu"): AS_JAX_NN_ON_JAX_0_9,
+    ("cnn-bn", "selu"): AS_JAX_NN_ON_JAX_0_9,
+    ("cnn-gn", "elu"): AS_JAX_NN_ON_JAX_0_9,
+    ("cnn-gn", "selu"): AS_JAX_NN_ON_JAX_0_9,
+}))
+def test_train_step_temp_memory_below_jax_nn(arch, name):
+  assert temp(arch, name, RESIDUAL[arch]) + SLACK < temp(arch, name)
+
+
+DEFAULT_AFTER_A_NORM_SINCE_JAX_0_11 = fails_where(
+    SINCE_JAX_0_11, "jax 0.12.0.1: the default residual 1.198x the network without "
+    "activation, jax.nn.elu 1.000x (0.10.2: both 1.198x)")
+
+
+@pytest.mark.parametrize("arch,name", cases({
+    "cnn-bn": DEFAULT_AFTER_A_NORM_SINCE_JAX_0_11,
+    "cnn-gn": DEFAULT_AFTER_A_NORM_SINCE_JAX_0_11,
+    ("cnn-gn", "elu"): fails_where(
+        JAX_0_9, "jax 0.9.0: the default residual 5064 bytes over jax.nn.elu, both 1.282x "
+        "the network without activation"),
+}, names=("elu",)))
+def test_the_default_residual_never_needs_more_than_jax_nn(arch, name):
+  assert temp(arch, name, "output") <= temp(arch, name) + SLACK
+
+
+@fails_where(SINCE_JAX_0_11, "jax 0.12.0.1: 1.125x the network without activation, jax.nn.elu "
+       "1.667x, as ReLU (0.675 of jax.nn; 0.10.2: 0.491)")
 def test_a_transformer_shaped_input_keeps_half_of_what_jax_nn_keeps():
   # Before the primal was computed inside a conditional on the CPU, XLA recomputed y in
   # the backward fusions from x and exp(min(x, 0)) and this was 1.0.
   assert temp("mlp-3d", "elu", "output") < 0.55 * temp("mlp-3d", "elu")
 
 
+@fails_where(JAX_0_9, "jax 0.9.0: the input residual 1.282x the network without activation, "
+       "ReLU 1.000x")
 def test_the_input_residual_matches_relu_after_a_norm_where_the_output_does_not():
   assert abs(temp("cnn-bn", "elu", "input") - temp("cnn-bn", "relu")) <= SLACK
   assert temp("cnn-bn", "elu", "output") > temp("cnn-bn", "relu") + SLACK
