@@ -33,7 +33,6 @@ os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # libtpu: no cloud metadata se
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
@@ -48,19 +47,11 @@ from jax.sharding import PartitionSpec as P  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _load_sibling(name: str):
-  """benchmarks/<name>.py, whether this file runs as a script or is loaded by path (tests)."""
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-  assert spec is not None and spec.loader is not None
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[name] = module  # flax's dataclasses look their module up there
-  spec.loader.exec_module(module)
-  return module
+# run.py, beside this file, as when this file runs as a script (tests load it by path).
+sys.path.insert(0, str(HERE))
+import run  # noqa: E402
 
-
-architectures = _load_sibling("architectures")
+architectures = run.load_sibling("architectures")
 
 TARGETS = {"cpu": "XLA:CPU, this machine", "h100": "XLA:GPU, NVIDIA H100 SXM (compiled only)",
            "tpu-v5e": "XLA:TPU, one TPU v5e chip (compiled only, HBM temporaries)"}
@@ -262,7 +253,6 @@ def machine() -> dict:
   import flax
   import jaxlib
 
-  run = _load_sibling("run")
   return {**run.machine(), "flax": flax.__version__, "jaxlib": jaxlib.__version__}
 
 
@@ -294,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
   print(body)
   json_path.write_text(json.dumps(results, indent=1) + "\n")
   memory_chart(results["rows"], pathlib.Path(args.png))
-  _load_sibling("run").write_results_md(pathlib.Path(args.md), body, section="backends")
+  run.write_results_md(pathlib.Path(args.md), body, section="backends")
   print(f"wrote {args.json}, {args.md} and {args.png}")
   return results
 

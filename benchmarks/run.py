@@ -32,8 +32,10 @@ import jelu
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _load_sibling(name: str):
+def load_sibling(name: str):
   """benchmarks/<name>.py, whether this file runs as a script or is loaded by path (tests)."""
+  if name in sys.modules:
+    return sys.modules[name]
   spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
   assert spec is not None and spec.loader is not None
   module = importlib.util.module_from_spec(spec)
@@ -42,7 +44,7 @@ def _load_sibling(name: str):
   return module
 
 
-_architectures = _load_sibling("architectures")
+_architectures = load_sibling("architectures")
 architectures, architecture_step = _architectures.architectures, _architectures.train_step
 BUDGET = 2**30  # "largest batch" is the largest whose step needs at most this temp memory
 DEPTH = 8
