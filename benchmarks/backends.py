@@ -195,7 +195,7 @@ def tables(results: dict) -> str:
       cell = {(r["architecture"], r["activation"]): r for r in rows
               if r["target"] == target and r["dtype"] == dtype}
       shown = [a for a in dict.fromkeys(a for _, a in cell) if a != NONE]
-      out += [f"#### {TARGETS[target]}, {dtype}", ""] + _header(shown)
+      out += [f"### {TARGETS[target]}, {dtype}", ""] + _header(shown)
       for arch in dict.fromkeys(a for a, _ in cell):
         out.append(f"| {arch} | {cell[arch, NONE]['temp_bytes'] / 2**20:.1f} | " + " | ".join(
             f"{cell[arch, a]['temp_vs_identity']:.2f}" for a in shown) + " |")
@@ -203,7 +203,7 @@ def tables(results: dict) -> str:
   traffic = [r for r in rows if "kernel_bytes_vs_jax_nn" in r]
   if traffic:
     jelu_names = list(dict.fromkeys(r["activation"] for r in traffic))
-    out += ["#### Kernel traffic on the H100: bytes read and written by the step's kernels, "
+    out += ["### Kernel traffic on the H100: bytes read and written by the step's kernels, "
             "jelu / jax.nn", "", "| network | dtype | " + " | ".join(jelu_names) + " |",
             "|---|---|" + "---|" * len(jelu_names)]
     cell = {(r["architecture"], r["dtype"], r["activation"]): r for r in traffic}

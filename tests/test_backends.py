@@ -211,6 +211,6 @@ def test_the_benchmark_writes_tables_json_and_a_chart(tmp_path):
       ("h100", "float32"), ("h100", "bfloat16")}
   assert all(r["kernel_bytes"] > 0 for r in results["rows"])
   md = out_md.read_text()
-  assert "<!-- backends:begin -->" in md and "#### XLA:GPU, NVIDIA H100 SXM" in md
+  assert "<!-- backends:begin -->" in md and "### XLA:GPU, NVIDIA H100 SXM" in md
   assert "| mlp-2d | bfloat16 |" in md  # the traffic table
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
