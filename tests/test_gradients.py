@@ -229,7 +229,7 @@ def test_negative_elu_alpha_kept_input_gives_jax_nns_gradient():
 
 
 def test_negative_elu_alpha_through_y_is_nan_on_the_ambiguous_side():
-  # The example: jax.nn gives -0.184 here; reading y alone cannot (y > 0 on
+  # At x = -1, alpha = -0.5 jax.nn gives -0.184; reading y alone cannot (y > 0 on
   # both branches for alpha < 0), so the gradient is NaN, not 1.
   g = jax.jit(jax.grad(lambda v, a: jelu.elu(v, a).sum()))(jnp.array([-1.0]), -0.5)
   assert np.isnan(g).all()
