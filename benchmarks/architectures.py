@@ -149,6 +149,13 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+def jax_nn_counterpart(act_name: str) -> str | None:
+  """jax.nn's activation for a jelu one ("jelu.elu input" -> "jax.nn.elu"); None for others."""
+  if not act_name.startswith("jelu."):
+    return None
+  return "jax.nn." + act_name.split(".", 1)[1].split()[0]
+
+
 def train_step(arch: Architecture, act: Callable, batch: int | None = None, dtype: Any = None):
   """(jitted gradient step, its arguments) for ``arch`` around ``act``, layers in ``dtype``."""
   model = arch.build(act, dtype)

@@ -150,13 +150,6 @@ def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int =
   return row
 
 
-def _jax_nn_of(act_name: str) -> str | None:
-  """jax.nn's counterpart of a jelu activation name ("jelu.elu input" -> "jax.nn.elu")."""
-  if not act_name.startswith("jelu."):
-    return None
-  return "jax.nn." + act_name.split(".", 1)[1].split()[0]
-
-
 def rows_for(targets: list[str], dtypes: list[str], act_names: list[str],
              scale: int = 1) -> list[dict]:
   rows = []
@@ -166,7 +159,7 @@ def rows_for(targets: list[str], dtypes: list[str], act_names: list[str],
         cell = {a: measure(target, dtype, arch_name, a, scale) for a in act_names}
         for row in cell.values():
           row["temp_vs_identity"] = row["temp_bytes"] / cell[NONE]["temp_bytes"]
-          theirs = cell.get(_jax_nn_of(row["activation"]) or "")
+          theirs = cell.get(architectures.jax_nn_counterpart(row["activation"]) or "")
           if theirs:
             row["temp_vs_jax_nn"] = row["temp_bytes"] / theirs["temp_bytes"]
             row["temp_vs_relu"] = row["temp_bytes"] / cell["jax.nn.relu"]["temp_bytes"]
@@ -251,9 +244,8 @@ def memory_chart(rows: list[dict], path: pathlib.Path) -> None:
 
 def machine() -> dict:
   import flax
-  import jaxlib
 
-  return {**run.machine(), "flax": flax.__version__, "jaxlib": jaxlib.__version__}
+  return {**run.machine(), "flax": flax.__version__}
 
 
 def main(argv: list[str] | None = None) -> dict:

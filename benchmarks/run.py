@@ -144,7 +144,7 @@ def train_step(batch: int, width: int, reps: int, names: list[str]) -> list[dict
   by_name = {r["activation"]: r for r in rows}
   for row in rows:
     if row["activation"].startswith("jelu."):
-      theirs = by_name.get("jax.nn." + row["activation"].split(".", 1)[1])
+      theirs = by_name.get(_architectures.jax_nn_counterpart(row["activation"]) or "")
       relu = by_name.get("jax.nn.relu")
       for label, other in (("jax_nn", theirs), ("relu", relu)):
         if other:
@@ -187,8 +187,8 @@ def architecture_rows(scale: int, reps: int, names: list[str]) -> list[dict]:
     by_name = {r["activation"]: r for r in arch_rows}
     for row in arch_rows:
       row["temp_vs_identity"] = row["temp_bytes"] / by_name["identity"]["temp_bytes"]
-      theirs = by_name.get("jax.nn." + row["activation"].split(".", 1)[-1].split()[0])
-      if row["activation"].startswith("jelu.") and theirs:
+      theirs = by_name.get(_architectures.jax_nn_counterpart(row["activation"]) or "")
+      if theirs:
         row["temp_vs_jax_nn"] = row["temp_bytes"] / theirs["temp_bytes"]
         row["temp_vs_relu"] = row["temp_bytes"] / by_name["jax.nn.relu"]["temp_bytes"]
         if reps:

@@ -59,7 +59,6 @@ def assert_reexports_the_functions(module):
   assert all(hasattr(module, name) for name in module.__all__)
 
 
-
 def fails_where(condition: bool, reason: str) -> pytest.MarkDecorator:
   """A strict xfail: where ``condition`` holds the test must fail, and passing is news.
 

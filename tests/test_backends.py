@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from helpers import fails_where
+
 # One skip for the module where jax's CUDA plugin is not installed (make test, test-oldest):
 # make test-backends installs it, with the jax of constraints.txt these cells were measured on.
 pytest.importorskip("jax_plugins.xla_cuda12", reason="make test-backends installs the plugin")
@@ -126,7 +128,7 @@ def _params(archs, relation, targets=TARGET_DTYPES):
         marks = []
         reason = XFAIL.get((target, dtype, arch, relation, kind))
         if reason:
-          marks.append(pytest.mark.xfail(strict=True, reason=reason))
+          marks.append(fails_where(True, reason))
         out.append(pytest.param(target, dtype, arch, kind, marks=marks,
                                 id=f"{target}-{dtype}-{arch}-{kind}"))
   return out
