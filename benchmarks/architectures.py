@@ -43,13 +43,16 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-  """3x3 convolutions with ``channels`` features each, ``norm`` (or nothing) before act."""
+  """3x3 convolutions with ``channels`` features each, ``norm`` (or nothing) before act;
+  with ``head``, a classifier's global mean pool and Dense(10) after the last activation
+  (without, the loss reads that activation itself)."""
 
   act: Callable
   channels: tuple[int, ...]
   norm: str = ""
   groups: int = 32
   dtype: Any = None
+  head: bool = False
 
   @nn.compact
   def __call__(self, x):
@@ -60,6 +63,8 @@ class CNN(nn.Module):
       elif self.norm == "group":
         x = nn.GroupNorm(num_groups=self.groups, dtype=self.dtype)(x)
       x = self.act(x)
+    if self.head:
+      x = nn.Dense(10, dtype=self.dtype)(jnp.mean(x, axis=(1, 2)))
     return x
 
 
@@ -94,8 +99,10 @@ class Architecture(NamedTuple):
   batch: int
 
 
-def architectures(scale: int = 1) -> dict[str, Architecture]:
-  """The measured networks; ``scale`` divides every width and batch (tests use small ones)."""
+def architectures(scale: int = 1, head: bool = False) -> dict[str, Architecture]:
+  """The measured networks; ``scale`` divides every width and batch (tests use small ones).
+
+  ``head`` gives the CNNs a classifier's head (benchmarks/classifier_head.py)."""
   s = scale
   return {
       "mlp-2d": Architecture(
@@ -115,17 +122,17 @@ def architectures(scale: int = 1) -> dict[str, Architecture]:
       "cnn": Architecture(
           f"4 x (Conv 3x3 -> act), channels {64 // s},{64 // s},{128 // s},{128 // s}, "
           "x [batch, 32, 32, 3]",
-          lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), dtype=dt),
+          lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), dtype=dt, head=head),
           lambda b: (b, 32, 32, 3), 64 // s),
       "cnn-bn": Architecture(
           "the same with BatchNorm before each activation",
           lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="batch",
-                              dtype=dt),
+                              dtype=dt, head=head),
           lambda b: (b, 32, 32, 3), 64 // s),
       "cnn-gn": Architecture(
           f"the same with GroupNorm({32 // s}) before each activation",
           lambda act, dt: CNN(act, (64 // s, 64 // s, 128 // s, 128 // s), norm="group",
-                              groups=32 // s, dtype=dt),
+                              groups=32 // s, dtype=dt, head=head),
           lambda b: (b, 32, 32, 3), 64 // s),
   }
 

@@ -137,9 +137,10 @@ def kernel_bytes(hlo_text: str) -> int:
   return total
 
 
-def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1) -> dict:
+def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1,
+            head: bool = False) -> dict:
   """One cell: the step of ``arch_name`` around ``act_name`` compiled for ``target``."""
-  arch = architectures.architectures(scale)[arch_name]
+  arch = architectures.architectures(scale, head)[arch_name]
   step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
                                         dtype=DTYPES[dtype])
   compiled = compile_step(step, args, target)

@@ -61,6 +61,7 @@ from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
 from jelu._xla import (
     fused_sum_summand,
     hidden_from_simplifier,
+    kept_apart_on_tpu,
     materialized,
     rounded,
 )
@@ -124,7 +125,7 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
   # as the backward rule, which reads y, does for the first derivative.
   zero = xw if kind == "celu" else aw * xw
-  return jnp.where(xw > 0, pos, jnp.where(xw < 0, neg, zero)).astype(x.dtype)
+  return rounded(jnp.where(xw > 0, pos, jnp.where(xw < 0, neg, zero)), x.dtype)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -164,7 +165,8 @@ def _elu_family_fwd(x, a, kind, residual):
     # y where y saturates. Keeping y as well would cost a second array.
     y = _primal(x.value, a.value, kind)
     return y, (empty, a.value, x.value)
-  y = rounded(materialized(functools.partial(_primal, a=a.value, kind=kind), x.value, a.value))
+  y = kept_apart_on_tpu(
+      materialized(functools.partial(_primal, a=a.value, kind=kind), x.value, a.value))
   return y, (y, a.value, empty)
 
 
@@ -197,7 +199,7 @@ def _elu_family_bwd(kind, residual, res, g):
     # Only y was kept: alpha is not differentiated (or x is empty, where the
     # alpha gradient is zero anyway).
     dx = gw * _slope_from_output(y.astype(compute_dtype), aw, kind)
-    return dx.astype(g.dtype), None
+    return rounded(dx, g.dtype), None
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
   dx = gw * _slope_from_input(xw, aw, kind)
   # With residual="input" the alpha gradient is computed whether or not alpha
@@ -214,7 +216,7 @@ def _elu_family_bwd(kind, residual, res, g):
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.
   da = convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
-  return dx.astype(g.dtype), da
+  return rounded(dx, g.dtype), da
 
 
 _elu_family.defvjp(_elu_family_fwd, _elu_family_bwd, symbolic_zeros=True)

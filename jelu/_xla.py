@@ -13,13 +13,15 @@ helper                     backend  what it keeps XLA from doing
 =========================  =======  ==============================================
 `hidden_from_simplifier`   all      regrouping a constant alpha's arithmetic
 `materialized`             CPU      recomputing ``y`` in the backward fusions
-`rounded`                  GPU      keeping a float32 copy of a 16-bit output
+`rounded`                  GPU      keeping float32 copies of 16-bit results
+`kept_apart_on_tpu`        TPU      keeping more around a 16-bit output
 `fused_sum_summand`        CPU      a library reduction that keeps its summand
 =========================  =======  ==============================================
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -64,26 +66,63 @@ def materialized(primal: Callable[[jax.Array], jax.Array], x: jax.Array,
   return jax.lax.platform_dependent(x, cpu=guarded, default=primal)
 
 
-def rounded(y: jax.Array) -> jax.Array:
-  """A 16-bit output behind a barrier, so that every reader gets its rounded bits (XLA:GPU).
+def rounded(v: jax.Array, dtype: jnp.dtype) -> jax.Array:
+  """``v``, computed in float32, rounded to ``dtype`` so that XLA:GPU cannot widen it back.
 
-  jelu computes a bfloat16 or float16 ``y`` in float32 and rounds it once; its
-  backward pass, a float32 loss or a norm's float32 statistics widen it again.
-  XLA:GPU allows excess precision (``--xla_allow_excess_precision``, on by
-  default) and folds ``convert(convert(y32 -> bf16) -> f32)`` to ``y32``: the
-  forward fusion then writes the float32 ``y32`` beside ``y`` and keeps it
-  until its last reader, 6 bytes per element where 2 would do (RESULTS.md, the
-  H100 bfloat16 table: mlp-2d needed 2.56x the network without activation
-  where ReLU needs 1.10x; now 1.10x). Behind the barrier, which XLA:GPU
-  aliases to its operand, no widening can be folded and only the 16-bit array
-  is kept. Used for the output residual only: on a kept input
-  (``residual="input"``) the barrier would stop XLA from recomputing ``x`` from
-  what a norm keeps (cnn-bn bfloat16 1.33x -> 1.66x). XLA:CPU expands barriers
-  away; float32 and float64 values are returned as they are.
+  jelu computes a bfloat16 or float16 result (the output ``y``, and the backward
+  pass's ``dx``) in float32 and rounds it once; the backward pass, a float32
+  loss or a norm's float32 statistics widen it again. XLA:GPU allows excess
+  precision (``--xla_allow_excess_precision``, on by default) and folds
+  ``convert(convert(v32 -> bf16) -> f32)`` to ``v32``: fusions then write and
+  keep the float32 ``v32`` where 2 bytes per element would do. RESULTS.md, the
+  H100 bfloat16 table: with a plain rounding of ``y``, mlp-2d needed 2.56x the
+  network without activation (ReLU 1.10x); of ``dx``, the GroupNorm backward
+  kept float32 arrays (cnn-gn 1.11x, jax.nn 0.78x). On the GPU the rounded bits
+  therefore pass through an integer AND with a mask XLA cannot see
+  (`hidden_from_simplifier`): XLA's own rounding bit for bit, with no convert
+  pair left to fold, and still fused into its neighbours (a barrier on ``y``
+  itself, used before, made every ``y`` a kernel output of its own: 7 % more
+  kernel traffic than jax.nn in the CNN, and it left ``dx`` to the fold). The
+  integer step has no derivative, so its tangent is declared to be the plain
+  rounding's (``jax.hessian`` differentiates through it). XLA:CPU and XLA:TPU
+  get the plain ``astype``: the mask changed nothing measured on the CPU and
+  made the TPU keep more after a BatchNorm (see `kept_apart_on_tpu` for what the
+  TPU gets). Float32 and float64 are returned as they are.
+  """
+  dtype = jnp.dtype(dtype)
+  if dtype.itemsize > 2:
+    return v.astype(dtype)
+  gpu = functools.partial(narrowed_opaquely, dtype=dtype)
+  return jax.lax.platform_dependent(v, cuda=gpu, rocm=gpu, default=lambda v: v.astype(dtype))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def narrowed_opaquely(v: jax.Array, dtype: jnp.dtype) -> jax.Array:
+  """``v.astype(dtype)`` for a 16-bit ``dtype``, bit for bit, through an opaque integer mask."""
+  bits = jax.lax.bitcast_convert_type(v.astype(dtype), jnp.uint16)
+  mask = hidden_from_simplifier(jnp.asarray(0xFFFF, jnp.uint16))
+  return jax.lax.bitcast_convert_type(bits & mask, dtype)
+
+
+@narrowed_opaquely.defjvp
+def _narrowed_opaquely_jvp(dtype, primals, tangents):
+  (v,), (t,) = primals, tangents
+  return narrowed_opaquely(v, dtype), t.astype(dtype)
+
+
+def kept_apart_on_tpu(y: jax.Array) -> jax.Array:
+  """A 16-bit output residual behind an `optimization_barrier` on XLA:TPU.
+
+  Measured, not traced: in bfloat16 the TPU v5e step keeps less with the kept
+  ``y`` behind a barrier (RESULTS.md, the TPU bfloat16 table: pre-ln 88.9 MiB
+  with it, 136.7 without; mlp-3d 64.2 and 80.4; cnn-bn 129.3 and 145.3). On
+  XLA:GPU the same barrier made every ``y`` a kernel output that nothing could
+  fuse (7 % more kernel traffic than jax.nn in the CNN), and XLA:CPU expands
+  barriers away, so only the TPU gets it. Wider outputs are returned as they are.
   """
   if jnp.dtype(y.dtype).itemsize > 2:
     return y
-  return jax.lax.optimization_barrier(y)
+  return jax.lax.platform_dependent(y, tpu=jax.lax.optimization_barrier, default=lambda v: v)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:

@@ -43,39 +43,18 @@ TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
 # memory than jax.nn's activation), "relu" (no more than ReLU), "input relu" (after a norm,
 # residual="input" needs no more than ReLU), "traffic" (the H100 kernels read and write no
 # more bytes than jax.nn's). Measured with jax 0.10.2 at these widths, which differ from the
-# benchmark's in places (at full widths the H100 bfloat16 cnn-bn default holds: 1.00x against
-# jax.nn's 1.16x). benchmarks/RESULTS.md accounts for them.
+# benchmark's in places (said where they do). benchmarks/RESULTS.md accounts for them.
 XFAIL: dict[tuple[str, str, str, str, str], str] = {
-    ("h100", "bfloat16", "cnn-bn", "jax.nn", "elu"):
-        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
-    ("h100", "bfloat16", "cnn-bn", "jax.nn", "selu"):
-        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
+    # A weight gradient's 18 KiB buffer placed beside another instead of in a gap; at the
+    # benchmark's widths the two need the same (112.5 MiB).
     ("h100", "bfloat16", "cnn-bn", "jax.nn", "celu"):
-        "jelu temp 8.12 MiB, jax.nn 7.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "jax.nn", "elu"):
-        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "jax.nn", "selu"):
-        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "jax.nn", "celu"):
-        "jelu temp 10.11 MiB, jax.nn 8.11 MiB",
+        "jelu temp 7.12 MiB, jax.nn 7.11 MiB",
     ("h100", "float32", "mixer", "relu", "elu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
     ("h100", "float32", "mixer", "relu", "selu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
     ("h100", "float32", "mixer", "relu", "celu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
-    ("h100", "bfloat16", "cnn-bn", "input relu", "elu"):
-        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
-    ("h100", "bfloat16", "cnn-bn", "input relu", "selu"):
-        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
-    ("h100", "bfloat16", "cnn-bn", "input relu", "celu"):
-        "jelu temp 8.11 MiB, ReLU 7.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "input relu", "elu"):
-        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "input relu", "selu"):
-        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
-    ("h100", "bfloat16", "cnn-gn", "input relu", "celu"):
-        "jelu temp 9.11 MiB, ReLU 8.11 MiB",
     ("cpu", "bfloat16", "cnn-bn", "input relu", "elu"):
         "jelu temp 20.25 MiB, ReLU 18.25 MiB",
     ("cpu", "bfloat16", "cnn-bn", "input relu", "selu"):
@@ -94,24 +73,11 @@ XFAIL: dict[tuple[str, str, str, str, str], str] = {
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
     ("h100", "float32", "cnn-bn", "traffic", "celu"):
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
-    ("h100", "bfloat16", "cnn", "traffic", "elu"):
-        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
-    ("h100", "bfloat16", "cnn", "traffic", "selu"):
-        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
-    ("h100", "bfloat16", "cnn", "traffic", "celu"):
-        "jelu kernel bytes 29.30 MiB, jax.nn 27.30 MiB",
-    ("h100", "bfloat16", "cnn-bn", "traffic", "elu"):
-        "jelu kernel bytes 48.78 MiB, jax.nn 40.78 MiB",
-    ("h100", "bfloat16", "cnn-bn", "traffic", "selu"):
-        "jelu kernel bytes 48.78 MiB, jax.nn 40.78 MiB",
-    ("h100", "bfloat16", "cnn-bn", "traffic", "celu"):
-        "jelu kernel bytes 46.78 MiB, jax.nn 40.78 MiB",
+    # At the benchmark's widths jelu moves fewer bytes than jax.nn here (689 against 722 MiB).
     ("h100", "bfloat16", "cnn-gn", "traffic", "elu"):
-        "jelu kernel bytes 68.49 MiB, jax.nn 57.50 MiB",
+        "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
     ("h100", "bfloat16", "cnn-gn", "traffic", "selu"):
-        "jelu kernel bytes 68.49 MiB, jax.nn 57.50 MiB",
-    ("h100", "bfloat16", "cnn-gn", "traffic", "celu"):
-        "jelu kernel bytes 68.49 MiB, jax.nn 61.51 MiB",
+        "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
 }
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jelu
+from jelu._xla import narrowed_opaquely
 
 import reference as ref
 from helpers import call, call_jax_nn
@@ -53,6 +54,50 @@ def test_16_bit_values_are_the_float64_value_rounded_once(name, dtype):
   expected = {"elu": ref.elu, "selu": ref.selu, "celu": ref.celu}[name](np.asarray(x, np.float64))
   rounded_once = np.asarray(jnp.asarray(expected, jnp.float32).astype(dtype), np.float64)
   np.testing.assert_array_equal(np.asarray(call(name, x), np.float64), rounded_once)
+
+
+def _float32_bit_patterns() -> np.ndarray:
+  """Every bfloat16 and float16 neighbourhood: all 2**16 high halves with low halves at the
+  rounding boundaries, and float32 values around float16's range and subnormals."""
+  high = np.arange(2**16, dtype=np.uint32) << 16
+  low = np.asarray([0, 1, 0x7FFF, 0x8000, 0x8001, 0xFFFF], np.uint32)
+  patterns = (high[:, None] | low[None, :]).ravel()
+  near_half = np.asarray([2.0**-25, 2.0**-24, 3 * 2.0**-25, 2.0**-14, 65504, 65519.99, 65520],
+                         np.float32)
+  return np.concatenate([patterns.view(np.float32), near_half, -near_half])
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_the_gpu_rounding_is_xlas_rounding_bit_for_bit(dtype):
+  # jelu._xla.rounded runs this on XLA:GPU (this machine compiles the plain rounding), so it is
+  # checked against astype here: every bit, NaN where NaN, and astype's tangent.
+  v = jnp.asarray(_float32_bit_patterns())
+  ours, plain = narrowed_opaquely(v, dtype), v.astype(dtype)
+  nan = np.isnan(np.asarray(plain, np.float32))
+  np.testing.assert_array_equal(np.isnan(np.asarray(ours, np.float32)), nan)
+  np.testing.assert_array_equal(np.asarray(jax.lax.bitcast_convert_type(ours, jnp.uint16))[~nan],
+                                np.asarray(jax.lax.bitcast_convert_type(plain, jnp.uint16))[~nan])
+  t = jnp.linspace(-2.0, 3.0, v.size, dtype=jnp.float32)
+  _, tangent = jax.jvp(lambda v: narrowed_opaquely(v, dtype), (v,), (t,))
+  assert tangent.dtype == dtype
+  np.testing.assert_array_equal(np.asarray(tangent, np.float32),
+                                np.asarray(t.astype(dtype), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_each_backend_gets_its_own_16_bit_measure(dtype):
+  # jelu._xla: the masked rounding (y and dx) is lowered for XLA:GPU only, the barrier on the
+  # kept y for XLA:TPU only, and a float32 step gets neither.
+  step = jax.jit(jax.grad(lambda v: jelu.elu(v).astype(jnp.float32).sum()))
+  traced = step.trace(jnp.ones((4,), dtype))
+  texts = {p: traced.lower(lowering_platforms=(p,)).as_text()
+           for p in ("cuda", "rocm", "cpu", "tpu")}
+  masked = {p: "xui16>" in t for p, t in texts.items()}
+  barrier = {p: any("optimization_barrier" in line and "tensor<4x" in line
+                    for line in t.splitlines()) for p, t in texts.items()}
+  bf16 = dtype == jnp.bfloat16
+  assert masked == {"cuda": bf16, "rocm": bf16, "cpu": False, "tpu": False}
+  assert barrier == {"cuda": False, "rocm": False, "cpu": False, "tpu": bf16}
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])
