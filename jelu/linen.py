@@ -74,8 +74,9 @@ class ELU(nn.Module):
     per_channel: whether the learnable alpha has one value per channel, the last
       axis of ``x`` (default False); needs ``learnable=True``.
     param_dtype: the dtype of the learnable alpha (default float32).
-    residual: what the backward pass keeps, ``"output"`` (default; free after a
-      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
+    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
+      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
+      :func:`jelu.elu`.
   """
 
   alpha: float = 1.0
@@ -108,8 +109,9 @@ class SELU(nn.Module):
   """Scaled exponential linear unit, :func:`jelu.selu` as a layer.
 
   Attributes:
-    residual: what the backward pass keeps, ``"output"`` (default; free after a
-      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
+    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
+      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
+      :func:`jelu.elu`.
   """
 
   residual: str = "output"
@@ -130,8 +132,9 @@ class CELU(nn.Module):
   Attributes:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
       ``> 0``; checked when the module is built.
-    residual: what the backward pass keeps, ``"output"`` (default; free after a
-      Dense layer) or ``"input"`` (free after a norm); see :func:`jelu.elu`.
+    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
+      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
+      :func:`jelu.elu`.
   """
 
   alpha: float = 1.0
