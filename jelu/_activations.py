@@ -17,8 +17,9 @@ After a normalisation ``x`` is the free one (XLA recomputes it from what the
 norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
-the primal on the CPU, a 16-bit output behind a barrier on the GPU) is in
-`jelu._xla`, each measure with the benchmark row that justifies it.
+the primal on the CPU, 16-bit results rounded through an opaque mask on the
+GPU, a 16-bit output behind a barrier on the TPU) is in `jelu._xla`, each
+measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
 

@@ -4,9 +4,10 @@ The kernel in `jelu._activations` reads as the math; every way in which it is wr
 a compiler rather than for the reader lives here. Each helper names the backend it is for,
 what the compiled HLO showed without it, and the row of ``benchmarks/RESULTS.md`` it
 changes. The tables there come from ``python benchmarks/run.py`` (XLA:CPU) and
-``python benchmarks/backends.py`` (XLA:CPU and XLA:GPU compiled for an H100, float32 and
-bfloat16), and the tests that pin them are ``tests/test_memory.py`` and
-``tests/test_backends.py``.
+``python benchmarks/backends.py`` (XLA:CPU, and XLA:GPU and XLA:TPU compiled for an H100
+and a TPU v5e, float32 and bfloat16); the tests that pin them are ``tests/test_memory.py``
+and ``tests/test_backends.py``, and ``tests/test_dtypes.py`` checks which backend's program
+gets which measure.
 
 =========================  =======  ==============================================
 helper                     backend  what it keeps XLA from doing
