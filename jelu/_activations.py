@@ -327,7 +327,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). benchmarks/RESULTS.md measures both.
+      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
+      than the default after a norm too (README). benchmarks/RESULTS.md
+      measures both.
 
   Returns:
     An array of ``x``'s shape.
@@ -379,7 +381,9 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). benchmarks/RESULTS.md measures both.
+      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
+      than the default after a norm too (README). benchmarks/RESULTS.md
+      measures both.
 
   Returns:
     An array of ``x``'s shape.
@@ -428,7 +432,9 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). benchmarks/RESULTS.md measures both.
+      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
+      than the default after a norm too (README). benchmarks/RESULTS.md
+      measures both.
 
   Returns:
     An array of ``x``'s shape.

@@ -119,7 +119,11 @@ def kept_apart_on_tpu(y: jax.Array) -> jax.Array:
   with it, 136.7 without; mlp-3d 64.2 and 80.4; cnn-bn 129.3 and 145.3). On
   XLA:GPU the same barrier made every ``y`` a kernel output that nothing could
   fuse (7 % more kernel traffic than jax.nn in the CNN), and XLA:CPU expands
-  barriers away, so only the TPU gets it. Wider outputs are returned as they are.
+  barriers away, so only the TPU gets it. After a norm XLA:TPU keeps ``y``
+  either way, where jax.nn's step needs 81.3 MiB: it recomputes an activation
+  inside the convolutions that read it only while the activation is cheap, and
+  the once-rounded kernel is not (RESULTS.md, "TPU, bfloat16, after a norm";
+  ``benchmarks/tpu_fusion.py``). Wider outputs are returned as they are.
   """
   if jnp.dtype(y.dtype).itemsize > 2:
     return y

@@ -12,6 +12,8 @@ with the measured numbers (``XFAIL``), so the day it holds the suite says so.
 import functools
 import importlib.util
 import pathlib
+import re
+import subprocess
 import sys
 
 import pytest
@@ -46,15 +48,20 @@ TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
 # benchmark's in places (said where they do). benchmarks/RESULTS.md accounts for them.
 XFAIL: dict[tuple[str, str, str, str, str], str] = {
     # A weight gradient's 18 KiB buffer placed beside another instead of in a gap; at the
-    # benchmark's widths the two need the same (112.5 MiB).
+    # benchmark's widths the two need the same (112.5 MiB). Packing (see PACKING).
     ("h100", "bfloat16", "cnn-bn", "jax.nn", "celu"):
         "jelu temp 7.12 MiB, jax.nn 7.11 MiB",
+    # Packing: live peak 6.26 MiB, as ReLU's and the network's without activation (see
+    # PACKING); at the benchmark's widths jelu needs ReLU's memory (1.09x).
     ("h100", "float32", "mixer", "relu", "elu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
     ("h100", "float32", "mixer", "relu", "selu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
     ("h100", "float32", "mixer", "relu", "celu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
+    # The benchmark's loss reads the last activation, recomputed in the backward pass where
+    # ReLU's costs nothing: at the benchmark's widths too (1.11x against 1.00x), and ReLU's
+    # memory with a classifier's head (benchmarks/classifier_head.py).
     ("cpu", "bfloat16", "cnn-bn", "input relu", "elu"):
         "jelu temp 20.25 MiB, ReLU 18.25 MiB",
     ("cpu", "bfloat16", "cnn-bn", "input relu", "selu"):
@@ -67,18 +74,33 @@ XFAIL: dict[tuple[str, str, str, str, str], str] = {
         "jelu temp 20.26 MiB, ReLU 18.26 MiB",
     ("cpu", "bfloat16", "cnn-gn", "input relu", "celu"):
         "jelu temp 20.26 MiB, ReLU 18.26 MiB",
+    # After each norm the default's backward reduction reads the kept y beside the
+    # convolution output the norm keeps and the cotangent, where jax.nn's recomputes its
+    # slope from that output; and the last layer writes its product for the loss (the
+    # "input relu" cells' cause). residual="input", the advice after a norm, moves 85.39 MiB;
+    # at the benchmark's widths the default moves 0.89x jax.nn's bytes.
     ("h100", "float32", "cnn-bn", "traffic", "elu"):
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
     ("h100", "float32", "cnn-bn", "traffic", "selu"):
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
     ("h100", "float32", "cnn-bn", "traffic", "celu"):
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",
-    # At the benchmark's widths jelu moves fewer bytes than jax.nn here (689 against 722 MiB).
+    # The same as cnn-bn's: residual="input" moves 59.50 MiB; at the benchmark's widths the
+    # default moves fewer bytes than jax.nn (689 against 722 MiB).
     ("h100", "bfloat16", "cnn-gn", "traffic", "elu"):
         "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
     ("h100", "bfloat16", "cnn-gn", "traffic", "selu"):
         "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
 }
+
+
+# Cells of XFAIL where jelu's buffers live at the step's peak need no more than the other's:
+# XLA's heap packing of the temp block leaves gaps the other's does not. (target, dtype,
+# architecture, jelu's activation, the other's.)
+PACKING = [("h100", "float32", "mixer", "jelu.elu", "jax.nn.relu"),
+           ("h100", "float32", "mixer", "jelu.selu", "jax.nn.relu"),
+           ("h100", "float32", "mixer", "jelu.celu", "jax.nn.relu"),
+           ("h100", "bfloat16", "cnn-bn", "jelu.celu", "jax.nn.celu")]
 
 
 @functools.cache
@@ -145,6 +167,28 @@ _H100 = [t for t in TARGET_DTYPES if t[0] == "h100"]
                          _params(AFTER_DENSE_OR_CONV + AFTER_A_NORM, "traffic", _H100))
 def test_the_gpu_kernels_move_no_more_bytes_than_jax_nn(target, dtype, arch, kind):
   _assert_holds("traffic", target, dtype, arch, kind)
+
+
+@functools.cache
+def live_peak(target: str, dtype: str, arch: str, act: str) -> tuple[int, int]:
+  """(temp bytes, live-peak bytes) from benchmarks/live_peak.py, run as a script (it sets
+  XLA_FLAGS before jax starts, which this process is past)."""
+  out = subprocess.run(
+      [sys.executable, str(_PATH.parent / "live_peak.py"), arch, act, "--target", target,
+       "--dtype", dtype, "--scale", str(SCALE)], capture_output=True, text=True,
+      check=True).stdout
+  m = re.search(r"temp [\d.]+ MiB \((\d+) bytes\), live peak [\d.]+ MiB \((\d+) bytes\)", out)
+  assert m is not None, out
+  return int(m.group(1)), int(m.group(2))
+
+
+@pytest.mark.parametrize("target,dtype,arch,ours,other", PACKING,
+                         ids=["-".join(p[:4]) for p in PACKING])
+def test_where_the_temp_block_is_larger_the_live_peak_is_not(target, dtype, arch, ours, other):
+  our_temp, our_peak = live_peak(target, dtype, arch, ours)
+  other_temp, other_peak = live_peak(target, dtype, arch, other)
+  assert our_temp > other_temp  # the cell's shortfall, as XFAIL has it
+  assert our_peak <= other_peak + SLACK, (our_peak, other_peak)
 
 
 def test_a_bfloat16_output_keeps_no_float32_copy_on_the_gpu():

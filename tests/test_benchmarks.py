@@ -40,8 +40,31 @@ def test_live_peak_reports_a_peak_no_larger_than_the_temp_memory():
   out = subprocess.run(
       [sys.executable, str(ROOT / "benchmarks" / "live_peak.py"), "mlp-3d", "jelu.elu",
        "--scale", "8"], capture_output=True, text=True, check=True).stdout
-  m = re.match(r"mlp-3d, jelu.elu: temp ([\d.]+) MiB, live peak ([\d.]+) MiB", out)
+  m = re.match(r"mlp-3d, jelu.elu, cpu float32: temp [\d.]+ MiB \((\d+) bytes\), "
+               r"live peak [\d.]+ MiB \((\d+) bytes\)", out)
   assert m is not None, out
-  temp, peak = float(m.group(1)), float(m.group(2))
+  temp, peak = int(m.group(1)), int(m.group(2))
   assert 0 < peak <= temp
   assert "cond" in out  # y, computed inside the conditional, is live at the peak
+
+
+def test_where_the_single_float_kernel_differs_jelu_is_mostly_the_one_rounded_once():
+  # benchmarks/tpu_fusion.py's value table: every negative finite bfloat16 input through
+  # jelu and through jelu with its kernel swapped for the single-float one XLA:TPU would
+  # fuse, against float64 numpy rounded once. Then jelu's values again, after the swap.
+  code = ("import sys; sys.path.insert(0, 'benchmarks'); import tpu_fusion, jax.numpy as jnp; "
+          "import numpy as np, ml_dtypes; "
+          "x = jnp.asarray(np.arange(0x8000, 0xFF80, dtype=np.uint16).view(ml_dtypes.bfloat16)); "
+          "before = tpu_fusion.jelu.celu(x, 3.0); tpu_fusion.values(); "
+          "print('restored:', bool((tpu_fusion.jelu.celu(x, 3.0) == before).all()))")
+  out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       check=True).stdout
+  rows = re.findall(r"^\| (\w+) \| ([\w.]+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", out, re.M)
+  assert len(rows) == 6, out
+  ours = single = 0
+  for name, alpha, inputs, differ, ours_right, single_right in rows:
+    assert int(inputs) > 32_000
+    assert int(ours_right) + int(single_right) <= int(differ), (name, alpha)
+    ours, single = ours + int(ours_right), single + int(single_right)
+  assert ours > 10 * single, (ours, single)
+  assert "restored: True" in out

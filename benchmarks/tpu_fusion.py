@@ -1,0 +1,166 @@
+"""Why jelu's bfloat16 step after a norm needs more than jax.nn's on XLA:TPU: a fusion's cost.
+
+On a TPU v5e in bfloat16, after a BatchNorm or GroupNorm, jax.nn's ELU needs what the network
+without activation needs and jelu's 1.59x. XLA:TPU fuses an elementwise producer into the
+convolution that reads it (the next layer's forward convolution and its weight gradient) and
+recomputes it there from the convolution output the norm keeps anyway, so a cheap activation
+stores nothing. It does so only for a producer cheap enough: jelu's once-rounded negative
+branch (63 HLO operations per element, ``jelu/_expm1.py``) is not, so its output is written
+and kept, one array per layer. This compiles the steps with jelu's kernel swapped, nothing
+else changed, in each combination of two choices: the kernel (jelu's, or ``single-float``:
+the negative branch as ``alpha * expm1_neg(x)``, 24 operations and an ``exp``, rounded in
+float32 before the final rounding, so not jelu's accuracy; or that with 40 more
+multiply-adds per element, whose polynomial is added scaled by 1e-30: only the cost counts,
+nothing runs) and the TPU's barrier on the kept output (``jelu._xla.kept_apart_on_tpu``, kept
+or dropped). Beside them ``jax.nn.elu`` and no activation (``identity``).
+
+It prints the temp memory of each (MiB, and in brackets the multiple of no activation), for
+the networks after a norm and two after Dense and Conv layers, where jelu's kept output is
+what the next layer keeps anyway. Then, on this CPU, what the single-float kernel would give:
+for every negative finite bfloat16 input, how many of its values differ from jelu's, and in
+how many of those jelu's, and its own, is the float64 value rounded once to bfloat16. Refreshes the
+``tpu_fusion`` part of ``benchmarks/RESULTS.md``. Compiles only (5-70 s per step); run in
+``make bench-backends-tpu``'s environment:
+
+    JAX_PLATFORMS=cpu .venv-tpu/bin/python benchmarks/tpu_fusion.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import sys
+from unittest import mock
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import backends  # noqa: E402  (sets the environment libtpu needs before jax starts)
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jelu  # noqa: E402
+import jelu._activations  # noqa: E402
+from jelu._expm1 import expm1_neg  # noqa: E402
+
+ARCHS = ("cnn-bn", "cnn-gn", "mlp-3d", "cnn")
+
+
+def _single_float(t, a, *, divide=False, a_exact=None, extra=0):
+  del a_exact
+  t = t / a if divide else t
+  value = a * expm1_neg(t)
+  if extra:
+    p = t
+    for i in range(extra):
+      p = p * t + 1.0 / (i + 2)
+    value = value + 1e-30 * p
+  return value
+
+
+@contextlib.contextmanager
+def _kernel(extra: int | None, barrier: bool):
+  """jelu with the single-float negative branch (``extra`` multiply-adds more; None: jelu's
+  own) and with or without the TPU's barrier, while in effect; jax's caches are cleared on
+  the way in and out, so no trace of one variant serves another."""
+  patches = []
+  if extra is not None:
+    patches.append(mock.patch.object(jelu._activations, "scaled_expm1_neg",
+                                     lambda t, a, **kw: _single_float(t, a, extra=extra, **kw)))
+  if not barrier:
+    patches.append(mock.patch.object(jelu._activations, "kept_apart_on_tpu", lambda y: y))
+  with contextlib.ExitStack() as stack:
+    for patch in patches:
+      stack.enter_context(patch)
+    jax.clear_caches()
+    try:
+      yield
+    finally:
+      jax.clear_caches()
+
+
+# column -> (activation, kernel's extra multiply-adds or None for jelu's, barrier kept)
+VARIANTS = {
+    "identity": ("identity", None, True),
+    "jax.nn.elu": ("jax.nn.elu", None, True),
+    "jelu.elu": ("jelu.elu", None, True),
+    "jelu, no barrier": ("jelu.elu", None, False),
+    "single-float, barrier": ("jelu.elu", 0, True),
+    "single-float, no barrier": ("jelu.elu", 0, False),
+    "single-float + 40, no barrier": ("jelu.elu", 40, False),
+}
+
+
+def table(scale: int = 1) -> str:
+  """Temp MiB (multiple of no activation) of the bfloat16 step on a TPU v5e, per variant."""
+  lines = ["| network | " + " | ".join(VARIANTS) + " |", "|---" * (len(VARIANTS) + 1) + "|"]
+  for arch in ARCHS:
+    temp = {}
+    for name, (act, extra, barrier) in VARIANTS.items():
+      with _kernel(extra, barrier):
+        temp[name] = backends.measure("tpu-v5e", "bfloat16", arch, act, scale)["temp_bytes"]
+    none = temp["identity"]
+    cells = [f"{none / 2**20:.1f}"] + [f"{temp[n] / 2**20:.1f} ({temp[n] / none:.2f})"
+                                        for n in list(VARIANTS)[1:]]
+    lines.append(f"| {arch} | " + " | ".join(cells) + " |")
+    print(lines[-1], flush=True)
+  return "\n".join(lines) + "\n"
+
+
+_LAMBDA, _ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+# (function, alpha) -> its float64 value on the negative side.
+_NEGATIVE = {
+    "elu": lambda x, a: a * np.expm1(x),
+    "celu": lambda x, a: a * np.expm1(x / a),
+    "selu": lambda x, a: _LAMBDA * _ALPHA * np.expm1(x),
+}
+VALUE_CASES = [("elu", 1.0), ("elu", 1.7), ("elu", 3.0), ("celu", 1.0), ("celu", 3.0),
+               ("selu", None)]
+
+
+def rounded_once(v: np.ndarray) -> np.ndarray:
+  """float64 values rounded to nearest-even bfloat16 in one step (numpy and ml_dtypes
+  would go through float32 first: two roundings)."""
+  m, e = np.frexp(v)  # v = m * 2**e, 0.5 <= |m| < 1
+  # bfloat16 keeps 8 significant bits, down to 2**-133 in its subnormal range.
+  e = np.maximum(e, -125)
+  return (np.rint(np.ldexp(v, 8 - e)) * np.exp2(e - 8)).astype(np.float32).astype(
+      ml_dtypes.bfloat16)
+
+
+def values() -> str:
+  """Per function and alpha: bfloat16 inputs where the single-float kernel's value differs
+  from jelu's, and in how many of those jelu's, and the single-float kernel's, is the
+  float64 value rounded once."""
+  x = np.arange(2**16, dtype=np.uint16).view(ml_dtypes.bfloat16)
+  x = x[np.isfinite(x.astype(np.float32)) & (x.astype(np.float32) < 0)]
+  lines = ["| function | alpha | negative inputs | values that differ | of which jelu's is "
+           "rounded once | single-float's |", "|---|---|---|---|---|---|"]
+  for name, alpha in VALUE_CASES:
+    fn = getattr(jelu, name)
+    args = () if alpha is None else (alpha,)
+    ours = np.asarray(fn(jnp.asarray(x), *args))
+    with _kernel(0, barrier=True):
+      single = np.asarray(fn(jnp.asarray(x), *args))
+    a32 = 0.0 if alpha is None else float(np.float32(alpha))
+    exact = rounded_once(_NEGATIVE[name](x.astype(np.float64), a32))
+    differ = ours.view(np.uint16) != single.view(np.uint16)
+    ours_right = differ & (ours.view(np.uint16) == exact.view(np.uint16))
+    single_right = differ & (single.view(np.uint16) == exact.view(np.uint16))
+    lines.append(f"| {name} | {'default' if alpha is None else alpha} | {x.size} | "
+                 f"{int(differ.sum())} | {int(ours_right.sum())} | {int(single_right.sum())} |")
+    print(lines[-1], flush=True)
+  return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+  body = (f"{backends.machine()['cpu']}; jax {jax.__version__}; TPU v5e, bfloat16, "
+          f"compiled with `backends.TPU_COMPILER_OPTIONS`.\n\n{table()}\n"
+          f"Values of the single-float kernel, every negative finite bfloat16 input, on this "
+          f"CPU:\n\n{values()}")
+  backends.run.write_results_md(HERE / "RESULTS.md", body, section="tpu_fusion")
+
+
+if __name__ == "__main__":
+  main()
