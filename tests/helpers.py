@@ -3,6 +3,10 @@ the jax release under test."""
 
 import contextlib
 import io
+import pathlib
+import re
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -65,3 +69,14 @@ def fails_where(condition: bool, reason: str) -> pytest.MarkDecorator:
   For a relation that one jax release does not meet; ``reason`` gives the measured numbers.
   """
   return pytest.mark.xfail(condition, strict=True, reason=reason)
+
+
+def live_peak(*args: str) -> tuple[int, int, str]:
+  """(temp bytes, live-peak bytes, the printout) of benchmarks/live_peak.py with ``args``,
+  run as a script: it sets XLA_FLAGS before jax starts, which a test process is past."""
+  script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "live_peak.py"
+  out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                       check=True).stdout
+  m = re.search(r"temp [\d.]+ MiB \((\d+) bytes\), live peak [\d.]+ MiB \((\d+) bytes\)", out)
+  assert m is not None, out
+  return int(m.group(1)), int(m.group(2)), out

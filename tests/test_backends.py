@@ -12,12 +12,11 @@ with the measured numbers (``XFAIL``), so the day it holds the suite says so.
 import functools
 import importlib.util
 import pathlib
-import re
-import subprocess
 import sys
 
 import pytest
 
+import helpers
 from helpers import fails_where
 
 # One skip for the module where jax's CUDA plugin is not installed (make test, test-oldest):
@@ -171,15 +170,10 @@ def test_the_gpu_kernels_move_no_more_bytes_than_jax_nn(target, dtype, arch, kin
 
 @functools.cache
 def live_peak(target: str, dtype: str, arch: str, act: str) -> tuple[int, int]:
-  """(temp bytes, live-peak bytes) from benchmarks/live_peak.py, run as a script (it sets
-  XLA_FLAGS before jax starts, which this process is past)."""
-  out = subprocess.run(
-      [sys.executable, str(_PATH.parent / "live_peak.py"), arch, act, "--target", target,
-       "--dtype", dtype, "--scale", str(SCALE)], capture_output=True, text=True,
-      check=True).stdout
-  m = re.search(r"temp [\d.]+ MiB \((\d+) bytes\), live peak [\d.]+ MiB \((\d+) bytes\)", out)
-  assert m is not None, out
-  return int(m.group(1)), int(m.group(2))
+  """(temp bytes, live-peak bytes) of one cell, from benchmarks/live_peak.py."""
+  temp, peak, _ = helpers.live_peak(arch, act, "--target", target, "--dtype", dtype,
+                                    "--scale", str(SCALE))
+  return temp, peak
 
 
 @pytest.mark.parametrize("target,dtype,arch,ours,other", PACKING,

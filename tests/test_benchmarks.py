@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import helpers
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -36,14 +38,8 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
 
 
 def test_live_peak_reports_a_peak_no_larger_than_the_temp_memory():
-  # Run as a script: it sets XLA_FLAGS before jax starts, which this process is past.
-  out = subprocess.run(
-      [sys.executable, str(ROOT / "benchmarks" / "live_peak.py"), "mlp-3d", "jelu.elu",
-       "--scale", "8"], capture_output=True, text=True, check=True).stdout
-  m = re.match(r"mlp-3d, jelu.elu, cpu float32: temp [\d.]+ MiB \((\d+) bytes\), "
-               r"live peak [\d.]+ MiB \((\d+) bytes\)", out)
-  assert m is not None, out
-  temp, peak = int(m.group(1)), int(m.group(2))
+  temp, peak, out = helpers.live_peak("mlp-3d", "jelu.elu", "--scale", "8")
+  assert out.startswith("mlp-3d, jelu.elu, cpu float32: temp "), out
   assert 0 < peak <= temp
   assert "cond" in out  # y, computed inside the conditional, is live at the peak
 
