@@ -4,9 +4,11 @@ On a TPU v5e in bfloat16, after a BatchNorm or GroupNorm, jax.nn's ELU needs wha
 without activation needs and jelu's 1.59x. XLA:TPU fuses an elementwise producer into the
 convolution that reads it (the next layer's forward convolution and its weight gradient) and
 recomputes it there from the convolution output the norm keeps anyway, so a cheap activation
-stores nothing. It does so only for a producer cheap enough: jelu's once-rounded negative
-branch (63 HLO operations per element, ``jelu/_expm1.py``) is not, so its output is written
-and kept, one array per layer. This compiles the steps with jelu's kernel swapped, nothing
+stores nothing. jelu's output is kept apart behind a barrier on the TPU, for the networks
+after Dense layers, so it is written and kept, one array per layer; without the barrier
+jelu's once-rounded kernel is fused and the step needs one array more than jax.nn's, and a
+kernel 40 multiply-adds costlier is not fused at all: XLA:TPU fuses only a producer cheap
+enough. This compiles the steps with jelu's kernel swapped, nothing
 else changed, in each combination of two choices: the kernel (jelu's, or ``single-float``:
 the negative branch as ``alpha * expm1_neg(x)``, 24 operations and an ``exp``, rounded in
 float32 before the final rounding, so not jelu's accuracy; or that with 40 more

@@ -18,8 +18,8 @@ norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
 the primal on the CPU, 16-bit results rounded through an opaque mask on the
-GPU, a 16-bit output behind a barrier on the TPU) is in `jelu._xla`, each
-measure with the benchmark row that justifies it.
+GPU, a 16-bit output behind a barrier and one select on the sign on the TPU)
+is in `jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
 
@@ -65,6 +65,7 @@ from jelu._xla import (
     kept_apart_on_tpu,
     materialized,
     rounded,
+    signs_selected,
 )
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -110,15 +111,14 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   compute_dtype = _compute_dtype(x.dtype)
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
-  t = jnp.minimum(xw, 0)
   if kind == "celu":
-    neg = scaled_expm1_neg(t, aw, divide=True)
+    neg = functools.partial(scaled_expm1_neg, a=aw, divide=True)
     pos = xw
   elif kind == "selu":  # a is lambda * alpha, rounded; its rounding error is put back
-    neg = scaled_expm1_neg(t, aw, a_exact=SELU_SCALE * SELU_ALPHA)
+    neg = functools.partial(scaled_expm1_neg, a=aw, a_exact=SELU_SCALE * SELU_ALPHA)
     pos = scaled_linear(xw, SELU_SCALE)
   else:
-    neg = scaled_expm1_neg(t, aw)
+    neg = functools.partial(scaled_expm1_neg, a=aw)
     pos = xw
   # At exactly 0, of either sign, the value is the negative branch's linear
   # term: 0 with x's sign, and the negative branch's derivative, so a second
@@ -126,7 +126,7 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
   # as the backward rule, which reads y, does for the first derivative.
   zero = xw if kind == "celu" else aw * xw
-  return rounded(jnp.where(xw > 0, pos, jnp.where(xw < 0, neg, zero)), x.dtype)
+  return rounded(signs_selected(xw, pos, neg, zero), x.dtype)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:

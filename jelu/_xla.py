@@ -16,6 +16,7 @@ helper                     backend  what it keeps XLA from doing
 `materialized`             CPU      recomputing ``y`` in the backward fusions
 `rounded`                  GPU      keeping float32 copies of 16-bit results
 `kept_apart_on_tpu`        TPU      keeping more around a 16-bit output
+`signs_selected`           TPU      keeping a bit mask per select predicate
 `fused_sum_summand`        CPU      a library reduction that keeps its summand
 =========================  =======  ==============================================
 """
@@ -115,19 +116,50 @@ def kept_apart_on_tpu(y: jax.Array) -> jax.Array:
   """A 16-bit output residual behind an `optimization_barrier` on XLA:TPU.
 
   Measured, not traced: in bfloat16 the TPU v5e step keeps less with the kept
-  ``y`` behind a barrier (RESULTS.md, the TPU bfloat16 table: pre-ln 88.9 MiB
-  with it, 136.7 without; mlp-3d 64.2 and 80.4; cnn-bn 129.3 and 145.3). On
-  XLA:GPU the same barrier made every ``y`` a kernel output that nothing could
-  fuse (7 % more kernel traffic than jax.nn in the CNN), and XLA:CPU expands
-  barriers away, so only the TPU gets it. After a norm XLA:TPU keeps ``y``
-  either way, where jax.nn's step needs 81.3 MiB: it recomputes an activation
-  inside the convolutions that read it only while the activation is cheap, and
-  the once-rounded kernel is not (RESULTS.md, "TPU, bfloat16, after a norm";
-  ``benchmarks/tpu_fusion.py``). Wider outputs are returned as they are.
+  ``y`` behind a barrier after Dense and Conv layers (RESULTS.md, "TPU,
+  bfloat16, after a norm": pre-ln 88.9 MiB with it, 136.7 without; mlp-3d 64.2
+  and 80.4; mixer 44.8 and 52.8). After a norm it costs an array per layer:
+  without it XLA:TPU fuses the activation into the convolutions that read it
+  and recomputes it there, as it does jax.nn's (cnn-bn 129.3 MiB with it, 97.3
+  without, jax.nn's 81.3; ``benchmarks/tpu_fusion.py``); the networks after
+  Dense layers decide. On XLA:GPU the same barrier made every ``y`` a kernel
+  output that nothing could fuse (7 % more kernel traffic than jax.nn in the
+  CNN), and XLA:CPU expands barriers away, so only the TPU gets it. Wider
+  outputs are returned as they are.
   """
   if jnp.dtype(y.dtype).itemsize > 2:
     return y
   return jax.lax.platform_dependent(y, tpu=jax.lax.optimization_barrier, default=lambda v: v)
+
+
+def signs_selected(x: jax.Array, positive: jax.Array,
+                   negative: Callable[[jax.Array], jax.Array], zero: jax.Array) -> jax.Array:
+  """``positive`` where ``x > 0``, ``negative(min(x, 0))`` where ``x < 0``, ``zero`` elsewhere.
+
+  ``negative(t)`` gives ``zero``'s value and derivative at ``t = ±0`` and NaN for
+  a NaN ``t`` (jelu's negative branches do: below 2**-90 they are ``a * t``,
+  CELU's ``t``), so one select on ``x > 0``, with ``negative`` applied to
+  ``where(x > 0, 0, x)``, is the same function; XLA:TPU gets that. It fuses the
+  activation into the matmul or convolution that produces its input, keeps that
+  float32 pre-activation for the backward pass, and beside it each select
+  predicate as a bit-packed mask: with ``x < 0`` as a second predicate jelu's
+  float32 ELU steps needed up to 6 % more than jax.nn's (RESULTS.md, "TPU,
+  float32": mlp-3d 153.4 MiB, cnn 155.2); with one select they need jax.nn's
+  memory (145.4, 148.2). XLA:CPU and XLA:GPU keep the three-way select. On
+  XLA:CPU one select makes CELU's float32 steps keep more (mlp-2d 192 -> 216
+  MiB, cnn-bn 384.8 -> 416.8) and gives CELU of a subnormal x as 0, where the
+  three-way select passes x through; on the H100 it needs the same memory and
+  moves more bytes (float32 mlp-3d and pre-ln 384 MiB more kernel traffic).
+  ``tests/test_values.py`` runs the TPU's select on the CPU: the same bits for
+  every other input.
+  """
+  def three_way(x):
+    return jnp.where(x > 0, positive, jnp.where(x < 0, negative(jnp.minimum(x, 0)), zero))
+
+  def one_select(x):
+    return jnp.where(x > 0, positive, negative(jnp.where(x > 0, 0, x)))
+
+  return jax.lax.platform_dependent(x, tpu=one_select, default=three_way)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:

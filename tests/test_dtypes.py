@@ -1,5 +1,7 @@
 """Output dtypes follow jax.nn; 16-bit inputs are computed in float32 and rounded once."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -98,6 +100,19 @@ def test_each_backend_gets_its_own_16_bit_measure(dtype):
   bf16 = dtype == jnp.bfloat16
   assert masked == {"cuda": bf16, "rocm": bf16, "cpu": False, "tpu": False}
   assert barrier == {"cuda": False, "rocm": False, "cpu": False, "tpu": bf16}
+
+
+@pytest.mark.parametrize("f", [jelu.elu, jelu.selu], ids=["elu", "selu"])
+def test_only_the_tpu_selects_on_the_sign_once(f):
+  # jelu._xla.signs_selected: XLA:TPU keeps a bit mask per select predicate, so its program
+  # compares x with 0 only as x > 0; the others' also as x < 0. (A float32 x, which reaches
+  # the compares as the argument itself, as CELU's does not: it passes its domain's select.)
+  traced = jax.jit(jax.grad(lambda v: f(v).sum())).trace(jnp.ones((4,), jnp.float32))
+  compares = {p: set(re.findall(r"compare (\w+), %arg0,",
+                                traced.lower(lowering_platforms=(p,)).as_text()))
+              for p in ("cuda", "rocm", "cpu", "tpu")}
+  assert compares == {"cuda": {"GT", "LT"}, "rocm": {"GT", "LT"}, "cpu": {"GT", "LT"},
+                      "tpu": {"GT"}}
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])

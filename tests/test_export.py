@@ -58,3 +58,14 @@ def test_exported_linen_model_with_every_module():
   np.testing.assert_allclose(value, expected_value, rtol=1e-6)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                grads, expected_grads)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_exported_for_every_platform_at_once_runs_the_cpus_branches_here(name):
+  # jelu._xla's measures are chosen by jax.lax.platform_dependent: an export for several
+  # platforms carries each one's program, and called here it is the CPU's, bit for bit.
+  f = FUNCTIONS[name][0]
+  for g in (f, jax.grad(lambda x: f(x).sum())):
+    exported = export.export(jax.jit(g), platforms=("cpu", "cuda", "rocm", "tpu"))(X)
+    assert exported.platforms == ("cpu", "cuda", "rocm", "tpu")
+    np.testing.assert_array_equal(exported.call(X), jax.jit(g)(X))
