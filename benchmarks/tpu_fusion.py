@@ -52,6 +52,8 @@ ARCHS = ("cnn-bn", "cnn-gn", "mlp-3d", "cnn")
 
 
 def _single_float(t, a, *, divide=False, a_exact=None, extra=0):
+  # Not jelu's function at t = -0 (it gives +0 there, so the TPU's single select would not
+  # be the three-way one): only what XLA:TPU keeps is measured with it, never a value.
   del a_exact
   t = t / a if divide else t
   value = a * expm1_neg(t)

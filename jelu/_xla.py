@@ -16,7 +16,7 @@ helper                     backend  what it keeps XLA from doing
 `materialized`             CPU      recomputing ``y`` in the backward fusions
 `rounded`                  GPU      keeping float32 copies of 16-bit results
 `kept_apart_on_tpu`        TPU      keeping more around a 16-bit output
-`signs_selected`           TPU      keeping a bit mask per select predicate
+`signs_selected`           TPU      keeping a second mask (``x < 0``)
 `fused_sum_summand`        CPU      a library reduction that keeps its summand
 =========================  =======  ==============================================
 """
@@ -136,9 +136,10 @@ def signs_selected(x: jax.Array, positive: jax.Array,
                    negative: Callable[[jax.Array], jax.Array], zero: jax.Array) -> jax.Array:
   """``positive`` where ``x > 0``, ``negative(min(x, 0))`` where ``x < 0``, ``zero`` elsewhere.
 
-  ``negative(t)`` gives ``zero``'s value and derivative at ``t = ±0`` and NaN for
-  a NaN ``t`` (jelu's negative branches do: below 2**-90 they are ``a * t``,
-  CELU's ``t``), so one select on ``x > 0``, with ``negative`` applied to
+  Requires ``negative(±0)`` to be ``zero`` in value, sign and derivative, and
+  ``negative(NaN)`` NaN. jelu's negative branches are: below 2**-90 they are
+  ``a * t`` (CELU's ``t``), and a NaN passes their ``maximum`` (XLA's propagates
+  NaN). Then one select on ``x > 0``, with ``negative`` applied to
   ``where(x > 0, 0, x)``, is the same function; XLA:TPU gets that. It fuses the
   activation into the matmul or convolution that produces its input, keeps that
   float32 pre-activation for the backward pass, and beside it each select
@@ -157,7 +158,8 @@ def signs_selected(x: jax.Array, positive: jax.Array,
     return jnp.where(x > 0, positive, jnp.where(x < 0, negative(jnp.minimum(x, 0)), zero))
 
   def one_select(x):
-    return jnp.where(x > 0, positive, negative(jnp.where(x > 0, 0, x)))
+    above = x > 0
+    return jnp.where(above, positive, negative(jnp.where(above, 0, x)))
 
   return jax.lax.platform_dependent(x, tpu=one_select, default=three_way)
 
