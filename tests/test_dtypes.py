@@ -108,7 +108,7 @@ def test_only_the_tpu_selects_on_the_sign_once(f):
   # compares x with 0 only as x > 0; the others' also as x < 0. (A float32 x, which reaches
   # the compares as the argument itself, as CELU's does not: it passes its domain's select.)
   traced = jax.jit(jax.grad(lambda v: f(v).sum())).trace(jnp.ones((4,), jnp.float32))
-  compares = {p: set(re.findall(r"compare (\w+), %arg0,",
+  compares = {p: set(re.findall(r"compare\s+(\w+),\s*%arg0,",
                                 traced.lower(lowering_platforms=(p,)).as_text()))
               for p in ("cuda", "rocm", "cpu", "tpu")}
   assert compares == {"cuda": {"GT", "LT"}, "rocm": {"GT", "LT"}, "cpu": {"GT", "LT"},
