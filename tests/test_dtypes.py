@@ -86,14 +86,19 @@ def test_the_gpu_rounding_is_xlas_rounding_bit_for_bit(dtype):
                                 np.asarray(t.astype(dtype), np.float32))
 
 
+def _lowered_per_platform(f, x) -> dict[str, str]:
+  """``jax.jit(f)`` at ``x`` as StableHLO text, lowered for each platform jelu._xla tells apart."""
+  traced = jax.jit(f).trace(x)
+  return {p: traced.lower(lowering_platforms=(p,)).as_text()
+          for p in ("cuda", "rocm", "cpu", "tpu")}
+
+
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_each_backend_gets_its_own_16_bit_measure(dtype):
   # jelu._xla: the masked rounding (y and dx) is lowered for XLA:GPU only, the barrier on the
   # kept y for XLA:TPU only, and a float32 step gets neither.
-  step = jax.jit(jax.grad(lambda v: jelu.elu(v).astype(jnp.float32).sum()))
-  traced = step.trace(jnp.ones((4,), dtype))
-  texts = {p: traced.lower(lowering_platforms=(p,)).as_text()
-           for p in ("cuda", "rocm", "cpu", "tpu")}
+  texts = _lowered_per_platform(jax.grad(lambda v: jelu.elu(v).astype(jnp.float32).sum()),
+                                jnp.ones((4,), dtype))
   masked = {p: "xui16>" in t for p, t in texts.items()}
   barrier = {p: any("optimization_barrier" in line and "tensor<4x" in line
                     for line in t.splitlines()) for p, t in texts.items()}
@@ -107,10 +112,8 @@ def test_only_the_tpu_selects_on_the_sign_once(f):
   # jelu._xla.signs_selected: XLA:TPU keeps a bit mask per select predicate, so its program
   # compares x with 0 only as x > 0; the others' also as x < 0. (A float32 x, which reaches
   # the compares as the argument itself, as CELU's does not: it passes its domain's select.)
-  traced = jax.jit(jax.grad(lambda v: f(v).sum())).trace(jnp.ones((4,), jnp.float32))
-  compares = {p: set(re.findall(r"compare\s+(\w+),\s*%arg0,",
-                                traced.lower(lowering_platforms=(p,)).as_text()))
-              for p in ("cuda", "rocm", "cpu", "tpu")}
+  texts = _lowered_per_platform(jax.grad(lambda v: f(v).sum()), jnp.ones((4,), jnp.float32))
+  compares = {p: set(re.findall(r"compare\s+(\w+),\s*%arg0,", t)) for p, t in texts.items()}
   assert compares == {"cuda": {"GT", "LT"}, "rocm": {"GT", "LT"}, "cpu": {"GT", "LT"},
                       "tpu": {"GT"}}
 
