@@ -34,15 +34,16 @@ test-newest:
 	.ci/in-trixie python -m pytest
 
 # jax's CUDA plugin compiles for a GPU this machine does not have (benchmarks/h100_sxm.txtpb
-# describes an H100); it needs no CUDA libraries, so its venv stays small (about 200 MB).
+# describes an H100); it needs no CUDA libraries (about 460 MB). libtpu, beside it, compiles
+# for a TPU v5e chip (about 690 MB).
 BACKENDS_VENV := .venv-backends
 BACKENDS_ENV := JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1
 $(BACKENDS_VENV)/.plugin: pyproject.toml constraints.txt
 	$(MAKE) $(BACKENDS_VENV)/.installed VENV=$(BACKENDS_VENV) EXTRAS=test,examples
-	$(BACKENDS_VENV)/bin/python -m pip install -q -c constraints.txt jax-cuda12-plugin
+	$(BACKENDS_VENV)/bin/python -m pip install -q -c constraints.txt jax-cuda12-plugin libtpu
 	touch $@
 
-# Train-step memory compiled for an H100 and for this CPU, float32 and bfloat16, pinned.
+# Train-step memory compiled for an H100, a TPU v5e and this CPU, float32 and bfloat16, pinned.
 test-backends: $(BACKENDS_VENV)/.plugin
 	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_backends.py
 

@@ -1,12 +1,14 @@
-"""Train-step memory where models train: compiled for an H100 and for this CPU, in bfloat16.
+"""Train-step memory where models train: compiled for an H100, a TPU v5e and this CPU.
 
 The steps of benchmarks/architectures.py at a quarter of the benchmark's widths, compiled by
 benchmarks/backends.py: for XLA:GPU with jax's CUDA plugin, which compiles for a described
-H100 without one (``make test-backends`` installs it; elsewhere the module is skipped), and
-for XLA:CPU in bfloat16 (CPU float32 is tests/test_memory.py's). Each test is one relation
-that jelu keeps on every backend and dtype, measured against jax.nn, ReLU and the network
-without activation in the same run. A cell where it does not hold yet is a strict xfail
-with the measured numbers (``XFAIL``), so the day it holds the suite says so.
+H100 without one, for XLA:TPU with libtpu, which compiles for a described TPU v5e chip
+(``make test-backends`` installs both; without the plugin the module is skipped, without
+libtpu its TPU cells), and for XLA:CPU in bfloat16 (CPU float32 is tests/test_memory.py's).
+Each test is one relation that jelu keeps on every backend and dtype, measured against
+jax.nn, ReLU and the network without activation in the same run. A cell where it does not
+hold yet is a strict xfail with the measured numbers (``XFAIL``), so the day it holds the
+suite says so.
 """
 
 import functools
@@ -38,6 +40,23 @@ KINDS = ("elu", "selu", "celu")
 AFTER_DENSE_OR_CONV = ("mlp-2d", "mlp-3d", "pre-ln", "mixer", "cnn")
 AFTER_A_NORM = ("cnn-bn", "cnn-gn")
 TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
+# XLA:TPU tiles an array's minor dimension in 128 lanes, so at these widths a CNN's 16 and 32
+# channels fill an eighth and a quarter of each tile and its figures are not the benchmark's
+# (float32 cnn: jelu 44.65 MiB, jax.nn 38.22, where at full width both need 148.2), and each
+# CNN step takes 15-25 s to compile here. The Dense networks compile in seconds, and their
+# relations are the full-width ones: the TPU's cells are those. Without the TPU's single
+# select (jelu._xla.signs_selected) float32 mlp-3d, pre-ln and mixer need more than jax.nn
+# here too, and without its barrier (kept_apart_on_tpu) bfloat16 mlp-3d and pre-ln need more
+# than ReLU.
+TPU_DTYPES = [("tpu-v5e", "float32"), ("tpu-v5e", "bfloat16")]
+TPU_ARCHS = ("mlp-2d", "mlp-3d", "pre-ln", "mixer")
+_NO_LIBTPU = pytest.mark.skipif(importlib.util.find_spec("libtpu") is None,
+                                reason="make test-backends installs libtpu")
+
+
+def _needs(target: str) -> list:
+  """The marks a cell of ``target`` needs to run: libtpu for the TPU's."""
+  return [_NO_LIBTPU] if target == "tpu-v5e" else []
 
 # (target, dtype, architecture, relation, kind) -> the measured numbers, for cells where the
 # relation does not hold yet. Relations: "jax.nn" (the default residual needs no more temp
@@ -90,6 +109,36 @@ XFAIL: dict[tuple[str, str, str, str, str], str] = {
         "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
     ("h100", "bfloat16", "cnn-gn", "traffic", "selu"):
         "jelu kernel bytes 61.50 MiB, jax.nn 57.50 MiB",
+    # XLA:TPU does not fuse jelu's float32 SELU kernel into the matmul that produces its
+    # input, as it does ELU's and jax.nn's: the step writes each pre-activation and then
+    # its SELU output, both alive at once (at full width 16 % more in the mixer).
+    # scaled_linear's handling of inputs below 2**-90 is what tips XLA:TPU's cost: without
+    # it SELU needs jax.nn's memory, but on hardware that flushes subnormals its split then
+    # loses up to 10812 ulps for inputs in [2**-126, 2**-103] (RESULTS.md).
+    ("tpu-v5e", "float32", "mlp-3d", "jax.nn", "selu"):
+        "jelu temp 10.37 MiB, jax.nn 9.43 MiB",
+    ("tpu-v5e", "float32", "pre-ln", "jax.nn", "selu"):
+        "jelu temp 12.37 MiB, jax.nn 12.23 MiB",
+    ("tpu-v5e", "float32", "mixer", "jax.nn", "selu"):
+        "jelu temp 6.66 MiB, jax.nn 6.57 MiB",
+    # XLA:TPU multiplies float32 matrices in bfloat16 passes: ReLU's backward keeps the
+    # bfloat16 copy the next weight gradient reads and a mask, where an activation whose
+    # slope is a float32 function of its input or output keeps a float32 array (jax.nn's
+    # ELU needs what jelu's does; RESULTS.md, "TPU, float32").
+    ("tpu-v5e", "float32", "mlp-3d", "relu", "elu"): "jelu temp 9.43 MiB, ReLU 6.37 MiB",
+    ("tpu-v5e", "float32", "mlp-3d", "relu", "selu"): "jelu temp 10.37 MiB, ReLU 6.37 MiB",
+    ("tpu-v5e", "float32", "mlp-3d", "relu", "celu"): "jelu temp 10.37 MiB, ReLU 6.37 MiB",
+    ("tpu-v5e", "float32", "pre-ln", "relu", "elu"): "jelu temp 12.23 MiB, ReLU 9.67 MiB",
+    ("tpu-v5e", "float32", "pre-ln", "relu", "selu"): "jelu temp 12.37 MiB, ReLU 9.67 MiB",
+    ("tpu-v5e", "float32", "pre-ln", "relu", "celu"): "jelu temp 14.42 MiB, ReLU 9.67 MiB",
+    ("tpu-v5e", "float32", "mixer", "relu", "elu"): "jelu temp 6.57 MiB, ReLU 6.00 MiB",
+    ("tpu-v5e", "float32", "mixer", "relu", "selu"): "jelu temp 6.66 MiB, ReLU 6.00 MiB",
+    ("tpu-v5e", "float32", "mixer", "relu", "celu"): "jelu temp 7.40 MiB, ReLU 6.00 MiB",
+    # Packing (see PACKING): jelu's live peak is the network's without activation, 536 KiB
+    # below jax.nn's; at full width jelu needs the network's memory, jax.nn 1.10x.
+    ("tpu-v5e", "bfloat16", "mixer", "jax.nn", "elu"): "jelu temp 5.88 MiB, jax.nn 5.10 MiB",
+    ("tpu-v5e", "bfloat16", "mixer", "jax.nn", "selu"): "jelu temp 5.88 MiB, jax.nn 5.10 MiB",
+    ("tpu-v5e", "bfloat16", "mixer", "jax.nn", "celu"): "jelu temp 5.88 MiB, jax.nn 5.31 MiB",
 }
 
 
@@ -99,7 +148,10 @@ XFAIL: dict[tuple[str, str, str, str, str], str] = {
 PACKING = [("h100", "float32", "mixer", "jelu.elu", "jax.nn.relu"),
            ("h100", "float32", "mixer", "jelu.selu", "jax.nn.relu"),
            ("h100", "float32", "mixer", "jelu.celu", "jax.nn.relu"),
-           ("h100", "bfloat16", "cnn-bn", "jelu.celu", "jax.nn.celu")]
+           ("h100", "bfloat16", "cnn-bn", "jelu.celu", "jax.nn.celu"),
+           ("tpu-v5e", "bfloat16", "mixer", "jelu.elu", "jax.nn.elu"),
+           ("tpu-v5e", "bfloat16", "mixer", "jelu.selu", "jax.nn.selu"),
+           ("tpu-v5e", "bfloat16", "mixer", "jelu.celu", "jax.nn.celu")]
 
 
 @functools.cache
@@ -112,7 +164,7 @@ def _params(archs, relation, targets=TARGET_DTYPES):
   for target, dtype in targets:
     for arch in archs:
       for kind in KINDS:
-        marks = []
+        marks = _needs(target)
         reason = XFAIL.get((target, dtype, arch, relation, kind))
         if reason:
           marks.append(fails_where(True, reason))
@@ -143,12 +195,14 @@ def _assert_holds(relation, target, dtype, arch, kind):
 
 
 @pytest.mark.parametrize("target,dtype,arch,kind",
-                         _params(AFTER_DENSE_OR_CONV + AFTER_A_NORM, "jax.nn"))
+                         _params(AFTER_DENSE_OR_CONV + AFTER_A_NORM, "jax.nn")
+                         + _params(TPU_ARCHS, "jax.nn", TPU_DTYPES))
 def test_the_default_needs_no_more_memory_than_jax_nn(target, dtype, arch, kind):
   _assert_holds("jax.nn", target, dtype, arch, kind)
 
 
-@pytest.mark.parametrize("target,dtype,arch,kind", _params(AFTER_DENSE_OR_CONV, "relu"))
+@pytest.mark.parametrize("target,dtype,arch,kind", _params(AFTER_DENSE_OR_CONV, "relu")
+                         + _params(TPU_ARCHS, "relu", TPU_DTYPES))
 def test_after_dense_or_conv_no_more_memory_than_relu(target, dtype, arch, kind):
   _assert_holds("relu", target, dtype, arch, kind)
 
@@ -176,8 +230,9 @@ def live_peak(target: str, dtype: str, arch: str, act: str) -> tuple[int, int]:
   return temp, peak
 
 
-@pytest.mark.parametrize("target,dtype,arch,ours,other", PACKING,
-                         ids=["-".join(p[:4]) for p in PACKING])
+@pytest.mark.parametrize("target,dtype,arch,ours,other",
+                         [pytest.param(*p, id="-".join(p[:4]), marks=_needs(p[0]))
+                          for p in PACKING])
 def test_where_the_temp_block_is_larger_the_live_peak_is_not(target, dtype, arch, ours, other):
   our_temp, our_peak = live_peak(target, dtype, arch, ours)
   other_temp, other_peak = live_peak(target, dtype, arch, other)
