@@ -34,11 +34,11 @@ test-newest:
 	.ci/in-trixie python -m pytest
 
 # jax's CUDA plugin compiles for a GPU this machine does not have (benchmarks/h100_sxm.txtpb
-# describes an H100); it needs no CUDA libraries (about 460 MB). libtpu, beside it, compiles
-# for a TPU v5e chip (about 690 MB).
+# describes an H100): the plugin (about 460 MB) needs no CUDA libraries. libtpu (about 690
+# MB), beside it, compiles for a TPU v5e chip the same way.
 BACKENDS_VENV := .venv-backends
 BACKENDS_ENV := JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1
-$(BACKENDS_VENV)/.plugin: pyproject.toml constraints.txt
+$(BACKENDS_VENV)/.plugin: pyproject.toml constraints.txt Makefile
 	$(MAKE) $(BACKENDS_VENV)/.installed VENV=$(BACKENDS_VENV) EXTRAS=test,examples
 	$(BACKENDS_VENV)/bin/python -m pip install -q -c constraints.txt jax-cuda12-plugin libtpu
 	touch $@
@@ -67,15 +67,9 @@ bench: $(VENV)/.installed
 bench-backends: $(BACKENDS_VENV)/.plugin
 	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/backends.py
 
-# The same for one TPU v5e chip, with libtpu (a venv of its own; compiles only, slowly).
-TPU_VENV := .venv-tpu
-$(TPU_VENV)/.libtpu: pyproject.toml constraints.txt
-	$(MAKE) $(TPU_VENV)/.installed VENV=$(TPU_VENV) EXTRAS=test,examples
-	$(TPU_VENV)/bin/python -m pip install -q -c constraints.txt "jax[tpu]"
-	touch $@
-
-bench-backends-tpu: $(TPU_VENV)/.libtpu
-	JAX_PLATFORMS=cpu $(TPU_VENV)/bin/python benchmarks/backends.py --targets tpu-v5e \
+# The same for one TPU v5e chip, with libtpu (compiles only, slowly).
+bench-backends-tpu: $(BACKENDS_VENV)/.plugin
+	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/backends.py --targets tpu-v5e \
 	  --activations jelu.elu "jelu.elu input" jax.nn.elu jax.nn.relu jax.nn.gelu
 
 lint: $(VENV)/.installed
@@ -96,5 +90,5 @@ dist: $(VENV)/.installed
 
 # The Debian root only when nothing is mounted in it (the checkout is, while .ci/in-trixie runs).
 clean:
-	rm -rf $(VENV) .venv-oldest $(BACKENDS_VENV) $(TPU_VENV) out dist docs/_build .pytest_cache
+	rm -rf $(VENV) .venv-oldest $(BACKENDS_VENV) out dist docs/_build .pytest_cache
 	grep -qs " $(CURDIR)/.root-trixie/" /proc/mounts || rm -rf .root-trixie

@@ -24,7 +24,7 @@ how many of those jelu's, and its own, is the float64 value rounded once to bflo
 ``tpu_fusion`` part of ``benchmarks/RESULTS.md``. Compiles only (5-70 s per step); run in
 ``make bench-backends-tpu``'s environment:
 
-    JAX_PLATFORMS=cpu .venv-tpu/bin/python benchmarks/tpu_fusion.py
+    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/tpu_fusion.py
 """
 
 from __future__ import annotations
