@@ -46,10 +46,9 @@ TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
 # CNN step takes 15-25 s to compile here. The Dense networks compile in seconds and keep the
 # full widths' relations, but for float32 CELU in pre-ln and the mixer (at full width 0.7 MiB
 # and 1.7 MiB above jax.nn's, below it here) and the bfloat16 mixer (packing, in XFAIL): the
-# TPU's cells are those. Without the TPU's single
-# select (jelu._xla.signs_selected) float32 mlp-3d, pre-ln and mixer need more than jax.nn
-# here too, and without its barrier (kept_apart_on_tpu) bfloat16 mlp-3d and pre-ln need more
-# than ReLU.
+# TPU's cells are those. Without the TPU's single select (jelu._xla.signs_selected) float32
+# mlp-3d, pre-ln and mixer need more than jax.nn here too, and without its barrier
+# (kept_apart_on_tpu) bfloat16 mlp-3d and pre-ln need more than ReLU.
 TPU_DTYPES = [("tpu-v5e", "float32"), ("tpu-v5e", "bfloat16")]
 TPU_ARCHS = ("mlp-2d", "mlp-3d", "pre-ln", "mixer")
 _NO_LIBTPU = pytest.mark.skipif(importlib.util.find_spec("libtpu") is None,
