@@ -1,19 +1,22 @@
-"""Why jelu's float32 SELU needs more than jax.nn's on XLA:TPU: the size of its kernel.
+"""Why XLA:TPU gets another SELU kernel than the CPU and the GPU: the size of the kernel.
 
 XLA:TPU fuses jelu's ELU into the matmul that reads it and recomputes it there, so the step
-keeps only what jax.nn's keeps. jelu's SELU kernel is a few operations larger (its positive
-branch is ``lambda * x`` rounded once, with the care for tiny inputs in
-``jelu._expm1.scaled_linear``), and above a size XLA:TPU writes it in a loop fusion of its
-own instead, whose output is kept: mlp-3d needs 160.37 MiB where jax.nn's SELU needs 145.37.
+keeps only what jax.nn's keeps. SELU's kernel is a few operations larger (its positive
+branch is ``lambda * x`` rounded once), and above a size XLA:TPU writes it in a loop fusion
+of its own instead, whose output is kept: with ``jelu._expm1.scaled_linear``, which the CPU
+and the GPU get, mlp-3d needs 160.37 MiB where jax.nn's SELU needs 145.37. The TPU gets
+``jelu._expm1.scaled_significand`` (``jelu._xla.smaller_on_tpu``): the same values from
+fewer operations, fused.
 
 This compiles the float32 mlp-3d step for a TPU v5e with SELU's positive branch written
-four ways, nothing else changed, and prints the temp memory and the number of operations in
+five ways, nothing else changed, and prints the temp memory and the number of operations in
 the fusion that computes SELU (those that do work: parameters, constants, broadcasts, iotas
 and bitcasts left out):
 
-- ``jelu``: jelu's kernel as it is.
-- ``split alone``: ``scaled_linear`` without its care for tiny inputs (wrong by up to 10812
-  ulps for inputs in [2**-126, 2**-103] where subnormals are flushed, so not jelu's).
+- ``jelu``: jelu's kernel as the TPU gets it (``scaled_significand``).
+- ``scaled_linear``: the CPU's and the GPU's positive branch, with its care for tiny inputs.
+- ``split alone``: ``scaled_linear`` without that care (wrong by up to 10812 ulps for
+  inputs in [2**-126, 2**-103] where subnormals are flushed, so not jelu's).
 - ``split + N xor``: the split alone after N exclusive-ors of the input's bits with
   constants, which XLA cannot fold away: only the size counts, the values are not SELU's.
 
@@ -50,10 +53,9 @@ def split_alone(x: jax.Array, scale: float, xors: int = 0) -> jax.Array:
     for i in range(xors):
       bits = bits ^ np.int32(1 << i)
     x = jax.lax.bitcast_convert_type(bits, jnp.float32)
-  s32 = np.float32(scale)
-  s_hi = float((s32.view(np.uint32) & np.uint32(0xFFFFF000)).view(np.float32))
+  s_hi, s_mid = _expm1._halves(scale)
   x_hi, x_lo = _expm1._split(jnp.minimum(x, np.finfo(np.float32).max))
-  return x_hi * s_hi - (x_lo * -scale - x_hi * (scale - s_hi))
+  return x_hi * s_hi - (x_lo * -scale - x_hi * s_mid)
 
 
 def kernel_ops(hlo_text: str) -> int:
@@ -84,7 +86,7 @@ def compiled_step(act_name: str):
 
 def measure(positive) -> tuple[float, int]:
   jax.clear_caches()  # jelu.selu is jitted: its trace with another kernel would be reused
-  with mock.patch.object(jelu._activations, "scaled_linear", positive):
+  with mock.patch.object(jelu._activations, "scaled_significand", positive):
     compiled = compiled_step("jelu.selu")
   return compiled.memory_analysis().temp_size_in_bytes / 2**20, kernel_ops(compiled.as_text())
 
@@ -94,7 +96,8 @@ def main() -> None:
   print(f"TPU v5e, float32 mlp-3d; jax.nn.selu {reference / 2**20:.2f} MiB")
   print("| SELU's positive branch | temp MiB | kernel operations |")
   print("|---|---|---|")
-  variants = {"jelu": _expm1.scaled_linear, "split alone": split_alone}
+  variants = {"jelu": _expm1.scaled_significand, "scaled_linear": _expm1.scaled_linear,
+              "split alone": split_alone}
   for xors in (4, 5):
     variants[f"split + {xors} xor"] = lambda x, scale, n=xors: split_alone(x, scale, n)
   for name, positive in variants.items():

@@ -18,7 +18,8 @@ norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
 the primal on the CPU, 16-bit results rounded through an opaque mask on the
-GPU, a 16-bit output behind a barrier and one select on the sign on the TPU)
+GPU, a 16-bit output behind a barrier, one select on the sign and a smaller
+SELU kernel on the TPU)
 is in `jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
@@ -58,7 +59,7 @@ from jelu._checks import (
     is_concrete_array,
 )
 from jelu._compat import convert_element_type
-from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear
+from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear, scaled_significand
 from jelu._xla import (
     fused_sum_summand,
     hidden_from_simplifier,
@@ -66,6 +67,7 @@ from jelu._xla import (
     materialized,
     rounded,
     signs_selected,
+    smaller_on_tpu,
 )
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -116,7 +118,8 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
     pos = xw
   elif kind == "selu":  # a is lambda * alpha, rounded; its rounding error is put back
     neg = functools.partial(scaled_expm1_neg, a=aw, a_exact=SELU_SCALE * SELU_ALPHA)
-    pos = scaled_linear(xw, SELU_SCALE)
+    pos = smaller_on_tpu(xw, functools.partial(scaled_linear, scale=SELU_SCALE),
+                         functools.partial(scaled_significand, scale=SELU_SCALE))
   else:
     neg = functools.partial(scaled_expm1_neg, a=aw)
     pos = xw

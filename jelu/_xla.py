@@ -17,6 +17,7 @@ helper                     backend  what it keeps XLA from doing
 `rounded`                  GPU      keeping float32 copies of 16-bit results
 `kept_apart_on_tpu`        TPU      keeping more around a 16-bit output
 `signs_selected`           TPU      keeping a second mask (``x < 0``)
+`smaller_on_tpu`           TPU      writing SELU's output apart from the matmul
 `fused_sum_summand`        CPU      a library reduction that keeps its summand
 =========================  =======  ==============================================
 """
@@ -162,6 +163,25 @@ def signs_selected(x: jax.Array, positive: jax.Array,
     return jnp.where(above, positive, negative(jnp.where(above, 0, x)))
 
   return jax.lax.platform_dependent(x, tpu=one_select, default=three_way)
+
+
+def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
+                   smaller: Callable[[jax.Array], jax.Array]) -> jax.Array:
+  """``general(x)``, or on XLA:TPU ``smaller(x)``: the same values from fewer operations.
+
+  XLA:TPU fuses an elementwise kernel into the matmul that reads its output, and
+  recomputes it there, only while the kernel is small: compiled for a TPU v5e,
+  kernels of 73 operations were fused and of 74 were not, whatever the
+  operations (``benchmarks/tpu_selu_size.py``). A kernel it does not fuse is
+  written by a fusion of its own and its output is kept beside the
+  pre-activation the matmul wrote. jelu's float32 SELU with `scaled_linear`'s
+  positive branch is 76 operations, and its steps needed up to 16 % more than
+  jax.nn's (RESULTS.md, "TPU, float32": mlp-3d 160.37 MiB, mixer 85.24, jax.nn's
+  145.37 and 73.22); with `scaled_significand`, 72, they need jax.nn's memory.
+  XLA:CPU and XLA:GPU keep `scaled_linear`, so their programs are unchanged (and
+  where a backend keeps subnormals, it scales them too).
+  """
+  return jax.lax.platform_dependent(x, tpu=smaller, default=general)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:

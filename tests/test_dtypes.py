@@ -118,6 +118,17 @@ def test_only_the_tpu_selects_on_the_sign_once(f):
                       "tpu": {"GT"}}
 
 
+def test_only_the_tpu_gets_the_smaller_selu_kernel():
+  # jelu._xla.smaller_on_tpu: XLA:TPU computes SELU's lambda * x from x's significand (its
+  # exponent field masked, 0x7F800000), the others with scaled_linear's care for tiny
+  # inputs (scaled by 2**64).
+  texts = _lowered_per_platform(jax.grad(lambda v: jelu.selu(v).sum()),
+                                jnp.ones((4,), jnp.float32))
+  kernel = {p: ("dense<2139095040>" in t, "dense<1.84467441E+19>" in t) for p, t in texts.items()}
+  general = (False, True)
+  assert kernel == {"cuda": general, "rocm": general, "cpu": general, "tpu": (True, False)}
+
+
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])
 def test_gradient_dtype_is_the_input_dtype(name, dtype):
   x = jnp.asarray([-1.0, 0.5], dtype)

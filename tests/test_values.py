@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jelu
-from jelu import _activations
+from jelu import _activations, _expm1
 
 import reference as ref
 from helpers import GRID, call, call_jax_nn
@@ -155,12 +155,13 @@ class _TheTpusBranches:
     return (tpu or default)(*args)
 
 
-def test_the_tpus_single_select_is_the_same_function(case):
+def test_the_tpus_program_is_the_same_function(case):
   # jelu._xla.signs_selected: XLA:TPU gets one select on x > 0 where the others get three
-  # ways; run here on the CPU with the TPU's branches taken, in a trace of its own: the same
-  # bits for every float32 high half with the low halves 0 and 0x8001 (NaN, infinities, both
-  # zeros, subnormals) and the grid, and the analytic slope. CELU's subnormal inputs are left
-  # out: on XLA:CPU the single select gives CELU of one as 0, where the three-way select passes
+  # ways, and jelu._xla.smaller_on_tpu: SELU's positive branch from x's significand. Run
+  # here on the CPU with the TPU's branches taken, in a trace of its own: the same bits for
+  # every float32 high half with the low halves 0 and 0x8001 (NaN, infinities, both zeros,
+  # subnormals) and the grid, and the analytic slope. CELU's subnormal inputs are left out:
+  # on XLA:CPU the single select gives CELU of one as 0, where the three-way select passes
   # it through (how a TPU treats them is not run here).
   name, alpha = case
   a = jnp.asarray(ref.SELU_SCALE * ref.SELU_ALPHA if alpha is None else alpha, jnp.float32)
@@ -182,3 +183,27 @@ def test_the_tpus_single_select_is_the_same_function(case):
   np.testing.assert_array_equal(one_select.view(np.uint32)[~nan], three_way.view(np.uint32)[~nan])
   expected = ref.DERIVS[name](GRID, 1.0 if alpha is None else alpha)
   np.testing.assert_allclose(slope, expected, rtol=2e-7, atol=4e-7)
+
+
+def test_the_tpus_selu_scaling_is_scaled_linears_bit_for_bit():
+  # jelu._expm1.scaled_significand, SELU's positive branch on XLA:TPU: lambda * x from x's
+  # significand. For 1,044,480 positive float32 (every high half below NaN's, 32 random low
+  # halves each), the largest and +inf, the same bits as scaled_linear's, which XLA:CPU and
+  # XLA:GPU get. Subnormal x give 0 from both here (XLA:CPU flushes them). Every positive
+  # float32 gives the same bits on this CPU too, which takes half a minute. (NaN is not > 0:
+  # the activation never selects this branch for it.)
+  rng = np.random.default_rng(0)
+  high = np.arange(1, 0x7F80, dtype=np.uint32) << 16
+  low = rng.integers(0, 2**16, (high.size, 32), dtype=np.uint32)
+  bits = np.concatenate([(high[:, None] | low).ravel(), [0x7F7FFFFF, 0x7F800000]])
+  x = jnp.asarray(bits.astype(np.uint32).view(np.float32))
+  ours = jax.jit(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))(x)
+  general = jax.jit(lambda v: _expm1.scaled_linear(v, ref.SELU_SCALE))(x)
+  np.testing.assert_array_equal(np.asarray(ours).view(np.uint32),
+                                np.asarray(general).view(np.uint32))
+  assert np.isinf(ours[-1]) and np.isinf(ours[-2]) and ours[0] == 0  # a subnormal, +inf, max
+  np.testing.assert_array_equal(
+      jax.jit(jax.vmap(jax.grad(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))))(
+          jnp.asarray([1e-30, 0.5, 3.0, 1e30], jnp.float32)),
+      np.full(4, np.float32(ref.SELU_SCALE)))
+
