@@ -18,8 +18,8 @@ norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
 the primal on the CPU, 16-bit results rounded through an opaque mask on the
-GPU, a 16-bit output behind a barrier, one select on the sign and a smaller
-SELU kernel on the TPU)
+GPU, a 16-bit output behind a barrier, one select on the sign and cheaper SELU
+and CELU kernels on the TPU)
 is in `jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
@@ -59,7 +59,13 @@ from jelu._checks import (
     is_concrete_array,
 )
 from jelu._compat import convert_element_type
-from jelu._expm1 import expm1_neg, scaled_expm1_neg, scaled_linear, scaled_significand
+from jelu._expm1 import (
+    celu_by_reciprocal,
+    expm1_neg,
+    scaled_expm1_neg,
+    scaled_linear,
+    scaled_significand,
+)
 from jelu._xla import (
     fused_sum_summand,
     hidden_from_simplifier,
@@ -129,7 +135,11 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
   # as the backward rule, which reads y, does for the first derivative.
   zero = xw if kind == "celu" else aw * xw
-  return rounded(signs_selected(xw, pos, neg, zero), x.dtype)
+  selected = functools.partial(signs_selected, positive=pos, negative=neg, zero=zero)
+  if kind == "celu":
+    selected = functools.partial(smaller_on_tpu, general=selected,
+                                 smaller=functools.partial(celu_by_reciprocal, a=aw))
+  return rounded(selected(xw), x.dtype)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:

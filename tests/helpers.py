@@ -80,3 +80,15 @@ def live_peak(*args: str) -> tuple[int, int, str]:
   m = re.search(r"temp [\d.]+ MiB \((\d+) bytes\), live peak [\d.]+ MiB \((\d+) bytes\)", out)
   assert m is not None, out
   return int(m.group(1)), int(m.group(2)), out
+
+
+class TheTpusBranches:
+  """`jax.lax.platform_dependent` taking the TPU's branch wherever it has one, counting those."""
+
+  def __init__(self):
+    self.taken = 0
+
+  def __call__(self, *args, default, tpu=None, **others):
+    del others
+    self.taken += tpu is not None
+    return (tpu or default)(*args)

@@ -12,13 +12,17 @@ what jelu measures (see README "Accuracy"), each a little above the measurement:
   measures 0.94; jax.nn 1.71).
 """
 
+from unittest import mock
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jelu import _activations
+
 import reference as ref
-from helpers import call
+from helpers import TheTpusBranches, call
 
 FLOAT32_ULPS = 0.6
 # 41 alphas log-spaced over [0.01, 100], and the ones the README's table shows.
@@ -39,6 +43,36 @@ def test_float32_values_within_the_bound_at_every_alpha_from_0_01_to_100(name):
   worst = {a: ref.ulps(call(name, x, a), ref.VALUES[name](x64, a), jnp.float32).max()
            for a in SWEEP}
   assert max(worst.values()) <= FLOAT32_ULPS, worst
+
+
+def _the_tpus_celu(x, alpha):
+  """CELU as XLA:TPU computes it (jelu._expm1.celu_by_reciprocal), run on this CPU."""
+  tpu = TheTpusBranches()
+  with mock.patch.object(jax.lax, "platform_dependent", tpu):
+    y = jax.jit(lambda v, a: _activations._primal(v, a, "celu"))(x, jnp.float32(alpha))
+  assert tpu.taken  # traced anew, with the TPU's branches
+  return y
+
+
+def test_the_tpus_celu_within_the_bound_at_every_alpha_from_0_01_to_100():
+  # On XLA:TPU CELU's quotient x / alpha is x * (1 / alpha), its remainder kept as the
+  # division's is: rounded once within the same bound, but where alpha is not a power of
+  # two not always to the same float32 as the division's near a tie (about 1 input in
+  # 26,000 at alpha 3, benchmarks/RESULTS.md).
+  x = ref.accuracy_grid(jnp.float32)
+  x64 = np.asarray(x)
+  worst = {a: ref.ulps(_the_tpus_celu(x, a), ref.VALUES["celu"](x64, a), jnp.float32).max()
+           for a in SWEEP}
+  assert max(worst.values()) <= FLOAT32_ULPS, worst
+
+
+@pytest.mark.parametrize("alpha,reach", [(1e38, 3.0), (2.0**127, 1.9)])
+def test_the_tpus_celu_of_a_huge_alpha_within_the_bound(alpha, reach):
+  # 1 / alpha is flushed to 0 above 2**126, so the TPU's quotient is taken at 2**-64 scale.
+  alpha = float(np.float32(alpha))
+  x = jnp.asarray(-np.geomspace(1e-6, reach, 2001) * alpha, jnp.float32)
+  expected = ref.VALUES["celu"](np.asarray(x, np.float64), alpha)
+  assert ref.ulps(_the_tpus_celu(x, alpha), expected, jnp.float32).max() <= FLOAT32_ULPS
 
 
 def test_float32_values_near_zero_rounded_once(case):

@@ -129,6 +129,15 @@ def test_only_the_tpu_gets_the_smaller_selu_kernel():
   assert kernel == {"cuda": general, "rocm": general, "cpu": general, "tpu": (True, False)}
 
 
+def test_only_the_tpu_takes_celus_quotient_without_a_division():
+  # jelu._xla.smaller_on_tpu: XLA:TPU multiplies x by 1 / alpha (one division of the scalar
+  # alpha), the others divide x by alpha (the quotient and its remainder).
+  texts = _lowered_per_platform(lambda v: jelu.celu(v, 1.5), jnp.ones((4,), jnp.float32))
+  divisions = {p: len(re.findall(r"stablehlo.divide .*: tensor<4xf32>", t))
+               for p, t in texts.items()}
+  assert divisions == {"cuda": 2, "rocm": 2, "cpu": 2, "tpu": 0}
+
+
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])
 def test_gradient_dtype_is_the_input_dtype(name, dtype):
   x = jnp.asarray([-1.0, 0.5], dtype)
