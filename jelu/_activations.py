@@ -135,10 +135,15 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
   # as the backward rule, which reads y, does for the first derivative.
   zero = xw if kind == "celu" else aw * xw
-  selected = functools.partial(signs_selected, positive=pos, negative=neg, zero=zero)
-  if kind == "celu":
-    selected = functools.partial(smaller_on_tpu, general=selected,
-                                 smaller=functools.partial(celu_by_reciprocal, a=aw))
+
+  def selected(v: jax.Array) -> jax.Array:
+    return signs_selected(v, positive=pos, negative=neg, zero=zero)
+
+  def by_reciprocal(v: jax.Array) -> jax.Array:
+    return celu_by_reciprocal(v, aw)
+
+  if kind == "celu" and compute_dtype == jnp.float32:
+    return rounded(smaller_on_tpu(xw, general=selected, smaller=by_reciprocal), x.dtype)
   return rounded(selected(xw), x.dtype)
 
 

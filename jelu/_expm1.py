@@ -20,8 +20,9 @@ rounds once, at the end:
 - the product with ``a`` is exact too, and so is CELU's ``t = x / a`` up to
   2**-35 (its remainder ``x - a * t`` is kept).
 
-XLA:CPU emits no fused multiply-add (``a * b - fl(a * b)`` compiles to 0), so
-exact products are Dekker's: each factor is split into two 12-bit halves by
+XLA has no fused multiply-add to ask for (``a * b - fl(a * b)`` compiles to 0;
+XLA:CPU's LLVM contracts some products into multiply-adds, but not on request),
+so exact products are Dekker's: each factor is split into two 12-bit halves by
 masking its low bits (which, unlike Veltkamp's ``4097 * x``, cannot overflow
 for a huge alpha), and the product of two halves is exact. XLA does fold
 constants across a two-sum (``(s - 1) + 1`` becomes ``s``), so no two-sum here
@@ -196,10 +197,10 @@ def celu_by_reciprocal(x: jax.Array, a: jax.Array) -> jax.Array:
   as is the positive branch's, so one select gives all of CELU: ``x`` where
   ``x > -2**-90 * a``, positive ``x`` among them. NaN propagates, and a NaN
   ``a`` (`_saturation`'s mark of an alpha that is not > 0) makes every value
-  NaN. `jelu._xla.smaller_on_tpu` says why XLA:TPU gets this.
+  NaN. Float32 ``x`` and ``a`` only (jelu's compute dtype for every float type
+  but float64, which keeps the general form everywhere). `jelu._xla.smaller_on_tpu`
+  says why XLA:TPU gets this.
   """
-  if x.dtype != jnp.float32:
-    return jnp.where(x > 0, x, a * jnp.expm1(jnp.minimum(x, 0) / a))
   # 1 / a is flushed to 0 for a > 2**126: there the quotient is taken with
   # x and a scaled by 2**-64 (exact for every x whose quotient is not tiny).
   s = jnp.where(a > 2.0**126, 2.0**-64, 1.0)
@@ -213,9 +214,9 @@ def celu_by_reciprocal(x: jax.Array, a: jax.Array) -> jax.Array:
   a_hi, a_lo = _split(a)
   value = _scaled_expm1_pair(t_hi, rem * inv, a, a_hi, a_lo)
   # x / a > -2**-90 compared as x > -2**-90 * a: for x <= 0 the same inputs
-  # but near that bound, where both sides are x. Compared on the quotient, the
-  # TPU v5e steps kept more (float32 mlp-3d 153.37 MiB, here 144.37). At most
-  # -2**-126, so that -0.0 is x itself for the smallest alphas too.
+  # but near that bound, where both sides are x. A predicate of x alone keeps
+  # less on XLA:TPU (`jelu._xla.smaller_on_tpu`). At most -2**-126, so that
+  # -0.0 is x itself for the smallest alphas too.
   small = jnp.minimum(-_TINY * a, -np.finfo(np.float32).tiny)
   return jnp.where(x > small, x, value)
 

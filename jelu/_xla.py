@@ -167,15 +167,15 @@ def signs_selected(x: jax.Array, positive: jax.Array,
 
 def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
                    smaller: Callable[[jax.Array], jax.Array]) -> jax.Array:
-  """``general(x)``, or on XLA:TPU ``smaller(x)``: the same values from a cheaper kernel.
+  """``general(x)``, or on XLA:TPU ``smaller(x)``: the same function from a cheaper kernel.
 
   XLA:TPU fuses an elementwise kernel into the matmul that reads its output, and
   recomputes it there, only while the kernel is cheap: compiled for a TPU v5e,
   SELU kernels of 73 operations were fused and of 74 were not
-  (``benchmarks/tpu_selu_size.py``), and a CELU kernel of 72 that divides was
-  not. A kernel it does not
-  fuse is written by a fusion of its own and its output is kept beside the
-  pre-activation the matmul wrote. In float32 (RESULTS.md, "TPU, float32"):
+  (``benchmarks/tpu_selu_size.py``), and CELU's kernel that divided twice was
+  not fused. A kernel it does not fuse is written by a fusion of its own and its
+  output is kept beside the pre-activation the matmul wrote. In float32
+  (RESULTS.md, "TPU, float32"):
 
   - SELU with `scaled_linear`'s positive branch is 76 operations, and its steps
     needed up to 16 % more than jax.nn's (mlp-3d 160.37 MiB, mixer 85.24;
@@ -184,12 +184,14 @@ def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
   - CELU divides by alpha twice (the quotient and its remainder), and its steps
     needed more than jax.nn's after Dense layers (mixer 92.71 MiB, jax.nn's
     91.02; pre-ln 216.83 and 216.11). `celu_by_reciprocal` multiplies by
-    ``1 / alpha`` and selects once, on a predicate of ``x`` alone: fused, they
-    need less (mixer 73.22, pre-ln 178.05; mlp-3d 144.37 where jax.nn's needs
-    190.37), and after a norm as much as before (cnn-bn 176.62, jax.nn's
-    160.62). Rounded once within the same bound, but for alphas that are not
-    powers of two not always to the division's float32 near a tie
-    (``benchmarks/tpu_celu_values.py``).
+    ``1 / alpha`` and selects once, on a predicate of ``x`` alone (on the
+    quotient's, mlp-3d kept 153.37): fused, they need less (mixer 73.22,
+    pre-ln 178.05; mlp-3d 144.37 where jax.nn's needs 190.37), and after a
+    norm as much as before (cnn-bn 176.62, jax.nn's 160.62; its scaling for
+    alphas above 2**126 costs that, RESULTS.md). Float32 only: float64 keeps
+    the general form. Rounded once within the same measured bound, but for
+    alphas that are not powers of two not always to the division's float32
+    near a tie (``benchmarks/tpu_celu_values.py``).
 
   XLA:CPU and XLA:GPU keep the general forms, so their programs are unchanged.
   """

@@ -37,6 +37,22 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   assert costs["jelu.elu"]["flops_per_element"] > costs["jax.nn.elu"]["flops_per_element"] > 0
 
 
+def test_tpu_celu_values_compares_the_tpus_quotient_with_the_division(tmp_path):
+  # benchmarks/tpu_celu_values.py on every 4099th negative float32 input: at a power of two
+  # 1 / alpha is exact and the bits are the division's; at 1.7 both stay within 0.61 ulp.
+  spec = importlib.util.spec_from_file_location(
+      "tpu_celu_values", ROOT / "benchmarks" / "tpu_celu_values.py")
+  assert spec is not None and spec.loader is not None
+  values = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(values)
+  out = tmp_path / "values.json"
+  values.main(out, alphas=(2.0, 1.7), step=4099)
+  two, other = json.loads(out.read_text())["rows"]
+  assert two["alpha"] == 2.0 and two["inputs"] > 250_000 and two["differ"] == 0
+  assert other["inputs"] > 250_000
+  assert max(two["division"], two["reciprocal"], other["division"], other["reciprocal"]) < 0.61
+
+
 def test_live_peak_reports_a_peak_no_larger_than_the_temp_memory():
   temp, peak, out = helpers.live_peak("mlp-3d", "jelu.elu", "--scale", "8")
   assert out.startswith("mlp-3d, jelu.elu, cpu float32: temp "), out

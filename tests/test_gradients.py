@@ -1,5 +1,9 @@
 """Gradients in x and alpha against analytic float64 derivatives and jax.nn."""
 
+import contextlib
+import functools
+from unittest import mock
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,9 +11,10 @@ import pytest
 from jax.test_util import check_grads
 
 import jelu
+from jelu import _activations
 
 import reference as ref
-from helpers import GRID, call, call_jax_nn
+from helpers import GRID, TheTpusBranches, call, call_jax_nn
 
 
 def elementwise_grad(f):
@@ -196,6 +201,29 @@ def test_second_derivative_at_exactly_zero_is_the_negative_branch():
                                ref.SELU_SCALE * ref.SELU_ALPHA, rtol=1e-7)
     assert jax.grad(jax.grad(lambda v: jelu.celu(v, 0.5)))(x) == 2.0
     assert jax.grad(jax.grad(lambda v: jelu.elu(v, 0.5, residual="input")))(x) == 0.5
+
+
+@pytest.mark.parametrize("branches", ["general", "TPU"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_primals_slope_at_exactly_zero_is_the_negative_branchs(name, dtype, branches):
+  # The second derivative at 0 above is the backward rule's derivative, which is y's slope
+  # there: _primal's at +-0 must be the negative branch's (alpha, lambda * alpha, 1), on
+  # the TPU's branches too (jelu._xla.signs_selected, smaller_on_tpu) and in float64. Run
+  # in fresh traces with the TPU's branches taken where they are asked for.
+  alpha = {"elu": 0.5, "selu": ref.SELU_SCALE * ref.SELU_ALPHA, "celu": 0.5}[name]
+  expected = {"elu": 0.5, "selu": ref.SELU_SCALE * ref.SELU_ALPHA, "celu": 1.0}[name]
+  tpu = TheTpusBranches()
+  patch = mock.patch.object(jax.lax, "platform_dependent", tpu)
+  with jax.enable_x64(dtype == "float64"), patch if branches == "TPU" else contextlib.nullcontext():
+    x = jnp.asarray([0.0, -0.0], dtype)
+    primal = functools.partial(_activations._primal, kind=name)
+    a = jnp.asarray(alpha, dtype)
+    slope = jax.jit(jax.vmap(jax.grad(lambda v, a: primal(v, a)), (0, None)))(x, a)
+  assert slope.dtype == dtype
+  rtol = 1e-7 if dtype == "float32" else 1e-15
+  np.testing.assert_allclose(slope, [expected, expected], rtol=rtol)
+  if branches == "TPU":
+    assert tpu.taken >= 1  # the patch was consulted
 
 
 def _nan_or_equal(ours, theirs):

@@ -146,13 +146,13 @@ def test_alpha_of_either_zero_gives_jax_nns_signed_zero_in_any_order():
 def test_the_tpus_program_is_the_same_function(case):
   # jelu._xla.signs_selected: XLA:TPU gets one select on x > 0 where the others get three
   # ways, and jelu._xla.smaller_on_tpu: SELU's positive branch from x's significand and CELU
-  # with one select on its quotient, taken by 1 / alpha. Run here on the CPU with the TPU's
+  # with its quotient taken by 1 / alpha and one select on x. Run here on the CPU with the TPU's
   # branches taken, in a trace of its own: the same bits for every float32 high half with
   # the low halves 0 and 0x8001 (NaN, infinities, both zeros, subnormals) and the grid, and
   # the analytic slope. The cases' alphas are powers of two, whose reciprocal is exact; for
   # other alphas CELU's quotient rounds otherwise, and tests/test_accuracy.py holds the TPU's
   # CELU to the same bound. Subnormal inputs give what the three-way select gives on XLA:CPU
-  # (CELU's, selected on its quotient, pass through; how a TPU treats them is not run here).
+  # (CELU's, selected on x, pass through; how a TPU treats them is not run here).
   name, alpha = case
   a = jnp.asarray(ref.SELU_SCALE * ref.SELU_ALPHA if alpha is None else alpha, jnp.float32)
   high = np.arange(2**16, dtype=np.uint32) << 16
@@ -189,7 +189,7 @@ def test_the_tpus_selu_scaling_is_scaled_linears_bit_for_bit():
   general = jax.jit(lambda v: _expm1.scaled_linear(v, ref.SELU_SCALE))(x)
   np.testing.assert_array_equal(np.asarray(ours).view(np.uint32),
                                 np.asarray(general).view(np.uint32))
-  assert np.isinf(ours[-1]) and np.isinf(ours[-2]) and ours[0] == 0  # a subnormal, +inf, max
+  assert ours[0] == 0 and np.isinf(ours[-2]) and np.isinf(ours[-1])  # a subnormal, max, +inf
   np.testing.assert_array_equal(
       jax.jit(jax.vmap(jax.grad(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))))(
           jnp.asarray([1e-30, 0.5, 3.0, 1e30], jnp.float32)),
