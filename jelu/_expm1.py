@@ -191,9 +191,10 @@ def celu_by_reciprocal(x: jax.Array, a: jax.Array) -> jax.Array:
   1.5 ulp of ``x / a``, and its remainder is computed the same way, so
   ``t_hi + t_lo`` is as close to ``x / a`` and the value is rounded once, within
   the same bound: for ``a = 1`` and powers of two the same bits, for other
-  ``a`` the same but near ties (tests/test_accuracy.py). Inputs below
-  ``_T_MIN * a``, whose value rounds to ``-a``, are clamped to it before the
-  quotient, so nothing else has to be. The small-input value is ``x`` itself,
+  ``a`` the same but near ties (tests/test_accuracy.py). Below ``_T_MIN * a``
+  the value rounds to ``-a``: there the quotient is clamped at ``_T_MIN`` and
+  the remainder's share at -1 (no division's select on the quotient, which
+  XLA:TPU would keep as a mask). The small-input value is ``x`` itself,
   as is the positive branch's, so one select gives all of CELU: ``x`` where
   ``x > -2**-90 * a``, positive ``x`` among them. NaN propagates, and a NaN
   ``a`` (`_saturation`'s mark of an alpha that is not > 0) makes every value
@@ -206,13 +207,16 @@ def celu_by_reciprocal(x: jax.Array, a: jax.Array) -> jax.Array:
   s = jnp.where(a > 2.0**126, 2.0**-64, 1.0)
   a_s = a * s
   inv = 1 / a_s
-  t = jnp.maximum(jnp.minimum(x, 0) * s, _T_MIN * a_s)
-  t_hi = t * inv
+  t = jnp.minimum(x, 0) * s
+  t_hi = jnp.maximum(t * inv, _T_MIN)
   q_hi, q_lo = _split(t_hi)
   a_s_hi, a_s_lo = _split(a_s)
   rem = (((t - q_hi * a_s_hi) - q_hi * a_s_lo) - q_lo * a_s_hi) - q_lo * a_s_lo
   a_hi, a_lo = _split(a)
-  value = _scaled_expm1_pair(t_hi, rem * inv, a, a_hi, a_lo)
+  # The remainder is exact for any clamped t_hi, so t_hi + t_lo is x / a but
+  # where x / a < _T_MIN, whose value rounds to -a from anywhere in [-21, -20]:
+  # clamping the share at -1 keeps the pair there (-inf x included).
+  value = _scaled_expm1_pair(t_hi, jnp.maximum(rem * inv, -1.0), a, a_hi, a_lo)
   # x / a > -2**-90 compared as x > -2**-90 * a: for x <= 0 the same inputs
   # but near that bound, where both sides are x. A predicate of x alone keeps
   # less on XLA:TPU (`jelu._xla.smaller_on_tpu`). At most -2**-126, so that

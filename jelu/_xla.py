@@ -184,11 +184,11 @@ def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
   - CELU divides by alpha twice (the quotient and its remainder), and its steps
     needed more than jax.nn's after Dense layers (mixer 92.71 MiB, jax.nn's
     91.02; pre-ln 216.83 and 216.11). `celu_by_reciprocal` multiplies by
-    ``1 / alpha`` and selects once, on a predicate of ``x`` alone (on the
-    quotient's, mlp-3d kept 153.37): fused, they need less (mixer 73.22,
-    pre-ln 178.05; mlp-3d 144.37 where jax.nn's needs 190.37), and after a
-    norm as much as before (cnn-bn 176.62, jax.nn's 160.62; its scaling for
-    alphas above 2**126 costs that, RESULTS.md). Float32 only: float64 keeps
+    ``1 / alpha``, clamps the quotient (not ``x``, with which the steps after a
+    norm kept 176.62 in cnn-bn) and selects once, on a predicate of ``x``
+    alone (on the quotient's, mlp-3d kept 153.37): fused, they need less in
+    every network (mixer 73.22, pre-ln 178.05; mlp-3d 145.37 where jax.nn's
+    needs 190.37; cnn-bn 144.62, jax.nn's 160.62). Float32 only: float64 keeps
     the general form. Rounded once within the same measured bound, but for
     alphas that are not powers of two not always to the division's float32
     near a tie (``benchmarks/tpu_celu_values.py``).
