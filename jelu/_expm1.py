@@ -193,8 +193,8 @@ def celu_by_reciprocal(x: jax.Array, a: jax.Array) -> jax.Array:
   the same bound: for ``a = 1`` and powers of two the same bits, for other
   ``a`` the same but near ties (tests/test_accuracy.py). Below ``_T_MIN * a``
   the value rounds to ``-a``: there the quotient is clamped at ``_T_MIN`` and
-  the remainder's share at -1 (no division's select on the quotient, which
-  XLA:TPU would keep as a mask). The small-input value is ``x`` itself,
+  the remainder's share at -1, two maxima where the division's path selects on
+  its quotient. The small-input value is ``x`` itself,
   as is the positive branch's, so one select gives all of CELU: ``x`` where
   ``x > -2**-90 * a``, positive ``x`` among them. NaN propagates, and a NaN
   ``a`` (`_saturation`'s mark of an alpha that is not > 0) makes every value
