@@ -18,8 +18,9 @@ norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
 the primal on the CPU, 16-bit results rounded through an opaque mask on the
-GPU, a 16-bit output behind a barrier, one select on the sign and cheaper SELU
-and CELU kernels on the TPU)
+GPU, a 16-bit output behind a barrier, one select on the sign, cheaper SELU
+and CELU kernels and, for a 16-bit ``residual="input"``, the slope read off
+the forward's float32 output on the TPU)
 is in `jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
@@ -67,6 +68,7 @@ from jelu._expm1 import (
     scaled_significand,
 )
 from jelu._xla import (
+    forward_output_read_on_tpu,
     fused_sum_summand,
     hidden_from_simplifier,
     kept_apart_on_tpu,
@@ -116,6 +118,11 @@ def _celu_domain(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
 
 def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   """The activation, written as one `where` so XLA keeps no extra buffers."""
+  return rounded(_unrounded(x, a, kind), x.dtype)
+
+
+def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
+  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype."""
   compute_dtype = _compute_dtype(x.dtype)
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
@@ -143,8 +150,8 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
     return celu_by_reciprocal(v, aw)
 
   if kind == "celu" and compute_dtype == jnp.float32:
-    return rounded(smaller_on_tpu(xw, general=selected, smaller=by_reciprocal), x.dtype)
-  return rounded(selected(xw), x.dtype)
+    return smaller_on_tpu(xw, general=selected, smaller=by_reciprocal)
+  return selected(xw)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
@@ -220,7 +227,17 @@ def _elu_family_bwd(kind, residual, res, g):
     dx = gw * _slope_from_output(y.astype(compute_dtype), aw, kind)
     return rounded(dx, g.dtype), None
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
-  dx = gw * _slope_from_input(xw, aw, kind)
+
+  def from_input(x):
+    return _slope_from_input(xw, aw, kind)
+
+  def from_forward_output(x):
+    # The forward pass's own float32 output (the same computation, which XLA
+    # merges with it); x's sign tells the branch, so any alpha's slope is right.
+    y = _unrounded(x, a, kind)
+    return jnp.where(xw > 0, _SCALE[kind], y / aw + 1 if kind == "celu" else y + aw)
+
+  dx = gw * forward_output_read_on_tpu(x, from_input, from_forward_output)
   # With residual="input" the alpha gradient is computed whether or not alpha
   # is differentiated; unused, XLA drops it.
   t = jnp.minimum(xw, 0)
@@ -345,8 +362,8 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
-      than the default after a norm too (README). benchmarks/RESULTS.md
+      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
+      less than the default after a norm (README). benchmarks/RESULTS.md
       measures both.
 
   Returns:
@@ -399,8 +416,8 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
-      than the default after a norm too (README). benchmarks/RESULTS.md
+      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
+      less than the default after a norm (README). benchmarks/RESULTS.md
       measures both.
 
   Returns:
@@ -450,8 +467,8 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16, ``"input"`` needs more
-      than the default after a norm too (README). benchmarks/RESULTS.md
+      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
+      less than the default after a norm (README). benchmarks/RESULTS.md
       measures both.
 
   Returns:

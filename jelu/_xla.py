@@ -9,17 +9,18 @@ and a TPU v5e, float32 and bfloat16); the tests that pin them are ``tests/test_m
 and ``tests/test_backends.py``, and ``tests/test_dtypes.py`` checks which backend's program
 gets which measure.
 
-=========================  =======  ==============================================
-helper                     backend  what it keeps XLA from doing
-=========================  =======  ==============================================
-`hidden_from_simplifier`   all      regrouping a constant alpha's arithmetic
-`materialized`             CPU      recomputing ``y`` in the backward fusions
-`rounded`                  GPU      keeping float32 copies of 16-bit results
-`kept_apart_on_tpu`        TPU      keeping more around a 16-bit output
-`signs_selected`           TPU      keeping a second mask (``x < 0``)
-`smaller_on_tpu`           TPU      keeping SELU's and CELU's outputs
-`fused_sum_summand`        CPU      a library reduction that keeps its summand
-=========================  =======  ==============================================
+============================  =======  ==============================================
+helper                        backend  what it keeps XLA from doing
+============================  =======  ==============================================
+`hidden_from_simplifier`      all      regrouping a constant alpha's arithmetic
+`materialized`                CPU      recomputing ``y`` in the backward fusions
+`rounded`                     GPU      keeping float32 copies of 16-bit results
+`kept_apart_on_tpu`           TPU      keeping more around a 16-bit output
+`signs_selected`              TPU      keeping a second mask (``x < 0``)
+`smaller_on_tpu`              TPU      keeping SELU's and CELU's outputs
+`forward_output_read_on_tpu`  TPU      keeping a 16-bit output (``residual="input"``)
+`fused_sum_summand`           CPU      a library reduction that keeps its summand
+============================  =======  ==============================================
 """
 
 from __future__ import annotations
@@ -196,6 +197,33 @@ def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
   XLA:CPU and XLA:GPU keep the general forms, so their programs are unchanged.
   """
   return jax.lax.platform_dependent(x, tpu=smaller, default=general)
+
+
+def forward_output_read_on_tpu(x: jax.Array, from_input: Callable[[jax.Array], jax.Array],
+                               from_output: Callable[[jax.Array], jax.Array]) -> jax.Array:
+  """The slope ``from_input(x)``, or on XLA:TPU for a 16-bit ``x`` ``from_output(x)``.
+
+  ``from_output`` recomputes the forward pass's float32 output from the kept
+  ``x`` by the same operations, which XLA merges with the forward's, and reads
+  the slope off it (``y + a``; CELU's ``y / a + 1``). With ``residual="input"``
+  in bfloat16, XLA:TPU wrote jelu's output in a fusion of its own and kept it
+  for the next convolution's or matmul's weight gradient when only those two
+  read it; read by the backward pass as well, it is fused into all three and
+  recomputed there from the convolution output a norm keeps anyway (RESULTS.md,
+  "TPU, bfloat16, residual="input"": cnn-bn 145.3 -> 97.3 MiB, jax.nn's 81.3;
+  mlp-3d 129.4 -> 81.4 and pre-ln 154.0 -> 106.0, jax.nn's). In mlp-2d, where
+  the default is the choice (64.2), it costs more (128.4 -> 208.4): the
+  matmul's fusion writes the float32 ``y`` beside the 16-bit one and the step
+  keeps it. The slope is jax.nn's arithmetic, ``alpha * (expm1(x) + 1)``,
+  from a float32 ``y``, where the general form takes ``alpha * exp(x)``:
+  both within one rounding of the 16-bit ``dx``, but below 2**-24 the first
+  only within a float32 ulp of alpha. Float32 keeps ``from_input`` (its
+  "input" steps already needed the default's memory). XLA:CPU and XLA:GPU
+  keep ``from_input``, so their programs are unchanged.
+  """
+  if jnp.dtype(x.dtype).itemsize > 2:
+    return from_input(x)
+  return jax.lax.platform_dependent(x, tpu=from_output, default=from_input)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:

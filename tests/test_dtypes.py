@@ -118,6 +118,19 @@ def test_only_the_tpu_selects_on_the_sign_once(f):
                       "tpu": {"GT"}}
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_only_the_tpus_16_bit_input_residual_reads_the_forward_output(dtype):
+  # jelu._xla.forward_output_read_on_tpu: with residual="input" the backward pass takes the
+  # slope from x by an exponential, but XLA:TPU in 16 bits reads it off the forward's
+  # output (jelu's kernel has no exponential).
+  f = jax.grad(lambda v: jelu.elu(v, residual="input").astype(jnp.float32).sum())
+  texts = _lowered_per_platform(f, jnp.ones((4,), dtype))
+  exponentials = {p: len(re.findall(r"stablehlo.exponential .*tensor<4xf32>", t))
+                  for p, t in texts.items()}
+  tpu = 0 if dtype == jnp.bfloat16 else 1
+  assert exponentials == {"cuda": 1, "rocm": 1, "cpu": 1, "tpu": tpu}
+
+
 def test_only_the_tpu_gets_the_smaller_selu_kernel():
   # jelu._xla.smaller_on_tpu: XLA:TPU computes SELU's lambda * x from x's significand (its
   # exponent field masked, 0x7F800000), the others with scaled_linear's care for tiny
