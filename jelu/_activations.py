@@ -203,14 +203,19 @@ def _slope_from_input(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   return jnp.where(x > 0, _SCALE[kind], jnp.exp(x / a) if kind == "celu" else a * jnp.exp(x))
 
 
+def _negative_slope(y: jax.Array, a: jax.Array, kind: str) -> jax.Array:
+  """The negative branch's slope from its output ``y``: ``y + a``, CELU's ``y / a + 1``."""
+  return y / a + 1 if kind == "celu" else y + a
+
+
 def _slope_from_output(y: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   if kind == "celu":
     # y > 0 exactly where x > 0 for any alpha; a NaN alpha (not > 0) makes it NaN.
-    return jnp.where(y > 0, 1.0, y / a + 1)
+    return jnp.where(y > 0, 1.0, _negative_slope(y, a, kind))
   # For alpha < 0 (traced, so unchecked) a positive y does not tell the
   # branch: both give y > 0. The slope is NaN there rather than a wrong number.
   pos = jnp.where(a >= 0, _SCALE[kind], jnp.nan)
-  return jnp.where(y > 0, pos, y + a)
+  return jnp.where(y > 0, pos, _negative_slope(y, a, kind))
 
 
 def _elu_family_bwd(kind, residual, res, g):
@@ -228,14 +233,15 @@ def _elu_family_bwd(kind, residual, res, g):
     return rounded(dx, g.dtype), None
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
 
-  def from_input(x):
+  def from_input(v):
+    del v  # xw, the same x in the compute dtype
     return _slope_from_input(xw, aw, kind)
 
-  def from_forward_output(x):
+  def from_forward_output(v):
     # The forward pass's own float32 output (the same computation, which XLA
     # merges with it); x's sign tells the branch, so any alpha's slope is right.
-    y = _unrounded(x, a, kind)
-    return jnp.where(xw > 0, _SCALE[kind], y / aw + 1 if kind == "celu" else y + aw)
+    y = _unrounded(v, a, kind)
+    return jnp.where(xw > 0, _SCALE[kind], _negative_slope(y, aw, kind))
 
   dx = gw * forward_output_read_on_tpu(x, from_input, from_forward_output)
   # With residual="input" the alpha gradient is computed whether or not alpha
