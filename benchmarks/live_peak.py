@@ -17,6 +17,7 @@ file of their own).
     python benchmarks/live_peak.py mixer jelu.elu --target h100 --scale 4
     python benchmarks/live_peak.py cnn-bn "jelu.elu input" --dtype bfloat16
     python benchmarks/live_peak.py mlp-3d jelu.elu --target tpu-v5e
+    python benchmarks/live_peak.py cnn-bn jax.nn.elu --target tpu-v5e --dtype bfloat16 --head
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def main(argv: list[str] | None = None) -> dict:
   parser.add_argument("--scale", type=int, default=1)
   parser.add_argument("--target", choices=sorted(backends.TARGETS), default="cpu")
   parser.add_argument("--dtype", choices=sorted(backends.DTYPES), default="float32")
+  parser.add_argument("--head", action="store_true",
+                      help="the CNNs with a classifier's head (benchmarks/classifier_head.py)")
   args = parser.parse_args(argv)
-  arch = architectures.architectures(args.scale)[args.architecture]
+  arch = architectures.architectures(args.scale, args.head)[args.architecture]
   step, step_args = architectures.train_step(arch, architectures.ACTIVATIONS[args.activation],
                                              dtype=backends.DTYPES[args.dtype])
   compiled = backends.compile_step(step, step_args, args.target)
