@@ -105,13 +105,13 @@ def test_shapes_names_the_relations_that_miss_by_more_than_the_slack():
 
 
 def test_at_other_widths_and_depths_jelu_keeps_its_relations_on_this_cpu():
-  # Two shapes of benchmarks/shapes.py on XLA:CPU in float32 (measured: BERT-base's MLP
-  # block 1.16x the network without activation, jax.nn 1.63x, ReLU 1.37x; the deep 2-D MLP
-  # 1.00x, 2.45x and 1.73x).
+  # Two shapes of benchmarks/shapes.py on XLA:CPU in float32 (measured with jax 0.10.2:
+  # BERT-base's MLP block 1.16x the network without activation, jax.nn 1.63x, ReLU 1.37x;
+  # the deep 2-D MLP 1.00x, 2.45x and 1.73x; with jax 0.12 jax.nn's ELU needs ReLU's).
   shapes = _shapes()
   for name in ("BERT-base MLP block", "deep 2-D MLP"):
     place, arch = shapes.SHAPES[name]
     temp = {a: shapes.temp_bytes("cpu", "float32", arch, a)
             for a in ("jax.nn.relu", "jax.nn.elu", "jelu.elu")}
     assert place == shapes.AFTER_DENSE
-    assert temp["jelu.elu"] < temp["jax.nn.relu"] < temp["jax.nn.elu"], (name, temp)
+    assert temp["jelu.elu"] < min(temp["jax.nn.relu"], temp["jax.nn.elu"]), (name, temp)
