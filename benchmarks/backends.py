@@ -140,13 +140,18 @@ def kernel_bytes(hlo_text: str) -> int:
   return total
 
 
+def compiled_step(target: str, dtype: str, arch, act_name: str):
+  """The training step of ``arch`` (an ``architectures.Architecture``) around ``act_name``."""
+  step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
+                                        dtype=DTYPES[dtype])
+  return compile_step(step, args, target)
+
+
 def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1,
             head: bool = False) -> dict:
   """One cell: the step of ``arch_name`` around ``act_name`` compiled for ``target``."""
   arch = architectures.architectures(scale, head)[arch_name]
-  step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
-                                        dtype=DTYPES[dtype])
-  compiled = compile_step(step, args, target)
+  compiled = compiled_step(target, dtype, arch, act_name)
   row = {"target": target, "dtype": dtype, "architecture": arch_name, "activation": act_name,
          "temp_bytes": compiled.memory_analysis().temp_size_in_bytes}
   if target == "h100":
