@@ -6,8 +6,8 @@ function of that activation's output. ReLU's output is cheap to recompute, and X
 it in each kernel that needs it; an exponential one (jelu's or jax.nn's) is computed once and
 kept, or its cotangent is. A classifier's head (global mean pool and Dense(10)) puts a layer
 between the last activation and the loss, as in models that classify. This measures cnn-bn
-and cnn-gn both ways: the temp memory for the targets and dtypes where ``residual="input"``
-needs more than ReLU after a norm (the TPU v5e's only where libtpu is installed), and the
+and cnn-gn both ways: the temp memory on the H100 and this CPU in float32 and bfloat16 and
+on the TPU v5e in bfloat16 (only where libtpu is installed), and the
 H100 kernel traffic of jelu's ELU, SELU and CELU against jax.nn's, where ``"input"`` moved
 more bytes than jax.nn's without a head. Prints both tables and refreshes the
 ``classifier_head`` part of ``benchmarks/RESULTS.md``.
@@ -26,7 +26,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import backends  # noqa: E402  (sets the environment the CUDA plugin needs before jax starts)
 
-CELLS = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16"),
+CELLS = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "float32"), ("cpu", "bfloat16"),
          ("tpu-v5e", "bfloat16")]
 ARCHS = ("cnn-bn", "cnn-gn")
 ENDINGS = ((False, "the loss"), (True, "pool + Dense"))

@@ -17,11 +17,11 @@ After a normalisation ``x`` is the free one (XLA recomputes it from what the
 norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
-the primal on the CPU, 16-bit results rounded through an opaque mask on the
-GPU, a 16-bit output behind a barrier, one select on the sign, cheaper SELU
-and CELU kernels and, for a 16-bit ``residual="input"``, the slope read off
-the forward's float32 output on the TPU)
-is in `jelu._xla`, each measure with the benchmark row that justifies it.
+the primal and ``dx`` divided by an opaque 1 on the CPU, 16-bit results
+rounded through an opaque mask on the GPU, a 16-bit output behind a barrier,
+one select on the sign, cheaper SELU and CELU kernels and, for a 16-bit
+``residual="input"``, the slope read off the forward's float32 output on the
+TPU) is in `jelu._xla`, each measure with the benchmark row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
 
@@ -76,6 +76,7 @@ from jelu._xla import (
     rounded,
     signs_selected,
     smaller_on_tpu,
+    written_once_on_cpu,
 )
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -230,7 +231,7 @@ def _elu_family_bwd(kind, residual, res, g):
     # Only y was kept: alpha is not differentiated (or x is empty, where the
     # alpha gradient is zero anyway).
     dx = gw * _slope_from_output(y.astype(compute_dtype), aw, kind)
-    return rounded(dx, g.dtype), None
+    return written_once_on_cpu(rounded(dx, g.dtype)), None
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
 
   def from_input(v):
@@ -258,7 +259,7 @@ def _elu_family_bwd(kind, residual, res, g):
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.
   da = convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
-  return rounded(dx, g.dtype), da
+  return written_once_on_cpu(rounded(dx, g.dtype)), da
 
 
 _elu_family.defvjp(_elu_family_fwd, _elu_family_bwd, symbolic_zeros=True)

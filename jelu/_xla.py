@@ -19,6 +19,7 @@ helper                        backend  what it keeps XLA from doing
 `signs_selected`              TPU      keeping a second mask (``x < 0``)
 `smaller_on_tpu`              TPU      keeping SELU's and CELU's outputs
 `forward_output_read_on_tpu`  TPU      keeping a 16-bit output (``residual="input"``)
+`written_once_on_cpu`         CPU      recomputing ``dx`` in each of its readers
 `fused_sum_summand`           CPU      a library reduction that keeps its summand
 ============================  =======  ==============================================
 """
@@ -27,13 +28,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
 
+_Values = TypeVar("_Values")
 
-def hidden_from_simplifier(a: jax.Array) -> jax.Array:
-  """Hides alpha's value from XLA's simplifier (every backend).
+
+def hidden_from_simplifier(a: _Values) -> _Values:
+  """Hides a value (an array, or a tuple of them) from XLA's simplifier (every backend).
 
   With a constant alpha (a python float under an outer jit) XLA rewrites
   x / alpha as x * (1 / alpha) and regroups the polynomial's constants, which
@@ -227,6 +231,40 @@ def forward_output_read_on_tpu(x: jax.Array, from_input: Callable[[jax.Array], j
   if jnp.dtype(x.dtype).itemsize > 2:
     return from_input(x)
   return jax.lax.platform_dependent(x, tpu=from_output, default=from_input)
+
+
+def written_once_on_cpu(dx: jax.Array) -> jax.Array:
+  """The backward pass's ``dx`` divided by an opaque 1 on XLA:CPU, so that XLA writes it once.
+
+  ``dx`` is cheap (``g`` times the slope), so XLA:CPU computes it again in each
+  fusion that reads it. A norm's backward pass reads it three times: YNNPACK
+  library reductions of ``dx`` and of ``dx`` times a per-channel factor, which
+  read operands written out, and the input gradient. Before a classifier's
+  head XLA:CPU wrote both reductions' operands from the last ``y`` (or the
+  slope's ``exp``), which stayed live for the third: one array more than
+  jax.nn's and ReLU's steps (RESULTS.md, "Other widths and depths", and the
+  classifier-head table; float32 cnn-bn with the head 416.8 MiB, jax.nn's
+  384.8; ``residual="input"`` 352.8, ReLU's 320.8). In bfloat16 the reduction
+  of ``dx`` read a float32 copy of it written for the purpose (cnn-bn without
+  the head: either residual 321.7, ReLU's 289.7). XLA does not duplicate a
+  division (an expensive operation to it) into several consumers: divided,
+  ``dx`` is written once, ``y`` dies as it is, and all three read it (416.8 ->
+  384.8 and 352.8 -> 320.8; in bfloat16 the default 305.7 and ``"input"``
+  289.7, where XLA writes the quotient widened to float32, the same values,
+  for the norm). The divisor is
+  a select between two ones XLA cannot see (`hidden_from_simplifier`): by one
+  scalar XLA's simplifier multiplies by its reciprocal instead, which it
+  recomputes in each consumer again, and needed more after Dense layers
+  (mlp-3d 216 -> 280 MiB). ``d / 1`` is ``d`` bit for bit, NaN, infinities,
+  signed zeros and subnormals included. Step times with and without it are
+  within this machine's noise (``benchmarks/cpu_measures.py``). XLA:GPU and
+  XLA:TPU get ``dx`` as it is: their programs are unchanged.
+  """
+  def cpu(d):
+    one, also_one = hidden_from_simplifier((jnp.ones((), d.dtype), jnp.ones((), d.dtype)))
+    return d / jnp.where(d > 0, one, also_one)
+
+  return jax.lax.platform_dependent(dx, cpu=cpu, default=lambda d: d)
 
 
 def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:

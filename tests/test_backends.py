@@ -79,25 +79,10 @@ XFAIL: dict[tuple[str, str, str, str, str], str] = {
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
     ("h100", "float32", "mixer", "relu", "celu"):
         "jelu temp 7.01 MiB, ReLU 6.26 MiB",
-    # The benchmark's loss reads the last activation, recomputed in the backward pass where
-    # ReLU's costs nothing: at the benchmark's widths too (1.11x against 1.00x), and ReLU's
-    # memory with a classifier's head (benchmarks/classifier_head.py).
-    ("cpu", "bfloat16", "cnn-bn", "input relu", "elu"):
-        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
-    ("cpu", "bfloat16", "cnn-bn", "input relu", "selu"):
-        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
-    ("cpu", "bfloat16", "cnn-bn", "input relu", "celu"):
-        "jelu temp 20.25 MiB, ReLU 18.25 MiB",
-    ("cpu", "bfloat16", "cnn-gn", "input relu", "elu"):
-        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
-    ("cpu", "bfloat16", "cnn-gn", "input relu", "selu"):
-        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
-    ("cpu", "bfloat16", "cnn-gn", "input relu", "celu"):
-        "jelu temp 20.26 MiB, ReLU 18.26 MiB",
     # After each norm the default's backward reduction reads the kept y beside the
     # convolution output the norm keeps and the cotangent, where jax.nn's recomputes its
-    # slope from that output; and the last layer writes its product for the loss (the
-    # "input relu" cells' cause). residual="input", the advice after a norm, moves 85.39 MiB;
+    # slope from that output; and the last layer writes its product for the loss, which
+    # reads the last activation. residual="input", the advice after a norm, moves 85.39 MiB;
     # at the benchmark's widths the default moves 0.89x jax.nn's bytes.
     ("h100", "float32", "cnn-bn", "traffic", "elu"):
         "jelu kernel bytes 89.39 MiB, jax.nn 81.39 MiB",

@@ -115,3 +115,19 @@ def test_at_other_widths_and_depths_jelu_keeps_its_relations_on_this_cpu():
             for a in ("jax.nn.relu", "jax.nn.elu", "jelu.elu")}
     assert place == shapes.AFTER_DENSE
     assert temp["jelu.elu"] < min(temp["jax.nn.relu"], temp["jax.nn.elu"]), (name, temp)
+
+
+def test_cpu_measures_compiles_each_step_with_and_without_the_measure():
+  # benchmarks/cpu_measures.py, memory only: before a classifier's head after a norm the
+  # residual="input" step without jelu._xla.written_once_on_cpu keeps at least one array more
+  # (f32[16, 32, 32, 32], 2 MiB, on jax 0.10 and 0.12; two on 0.9; tests/test_memory.py
+  # has the relations).
+  spec = importlib.util.spec_from_file_location(
+      "cpu_measures", ROOT / "benchmarks" / "cpu_measures.py")
+  assert spec is not None and spec.loader is not None
+  measures = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(measures)
+  (once,) = measures.main(["--measures", "written_once_on_cpu", "--archs", "cnn-bn", "--acts",
+                            "jelu.elu input", "--head", "--scale", "4", "--reps", "0"])
+  assert once["temp_bytes_without"] - once["temp_bytes"] >= 2 * 2**20 - 4096
+  assert "time_ratio" not in once

@@ -131,6 +131,19 @@ def test_only_the_tpus_16_bit_input_residual_reads_the_forward_output(dtype):
   assert exponentials == {"cuda": 1, "rocm": 1, "cpu": 1, "tpu": tpu}
 
 
+@pytest.mark.parametrize("residual", ["output", "input"])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_only_the_cpu_divides_dx_by_an_opaque_one(dtype, residual):
+  # jelu._xla.written_once_on_cpu: XLA:CPU's backward pass divides the rounded dx (ELU's
+  # gradient has no other division) by a select between two ones behind a barrier.
+  f = jax.grad(lambda v: jelu.elu(v, residual=residual).astype(jnp.float32).sum())
+  texts = _lowered_per_platform(f, jnp.ones((4,), dtype))
+  element = "f32" if dtype == jnp.float32 else "bf16"
+  divisions = {p: len(re.findall(rf"stablehlo.divide .*: tensor<4x{element}>", t))
+               for p, t in texts.items()}
+  assert divisions == {"cuda": 0, "rocm": 0, "cpu": 1, "tpu": 0}
+
+
 def test_only_the_tpu_gets_the_smaller_selu_kernel():
   # jelu._xla.smaller_on_tpu: XLA:TPU computes SELU's lambda * x from x's significand (its
   # exponent field masked, 0x7F800000), the others with scaled_linear's care for tiny
