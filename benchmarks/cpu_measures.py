@@ -23,16 +23,15 @@ import time
 from unittest import mock
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import architectures  # noqa: E402
+import backends  # noqa: E402  (its DTYPES and architectures, as backends.py compiles them)
 
 import jelu._activations  # noqa: E402
 
-DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}  # None: flax's layers' own, as backends.py
+architectures = backends.architectures
 # Each measure, and what replaces it: the same value, computed plainly.
 WITHOUT = {
     "materialized": lambda primal, x, a: primal(x),
@@ -42,8 +41,9 @@ WITHOUT = {
 
 def _compiled(arch: str, act: str, head: bool, dtype: str, scale: int):
   step, args = architectures.train_step(architectures.architectures(scale, head)[arch],
-                                        architectures.ACTIVATIONS[act], dtype=DTYPES[dtype])
-  return step.lower(*args).compile(), args
+                                        architectures.ACTIVATIONS[act],
+                                        dtype=backends.DTYPES[dtype])
+  return backends.compile_step(step, args, "cpu"), args
 
 
 def _seconds(compiled, args) -> float:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
   parser.add_argument("--acts", nargs="+", choices=list(architectures.ACTIVATIONS),
                       default=["jelu.elu", "jelu.elu input"])
   parser.add_argument("--head", action="store_true", help="the CNNs end in a classifier's head")
-  parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+  parser.add_argument("--dtype", choices=sorted(backends.DTYPES), default="float32")
   parser.add_argument("--scale", type=int, default=1, help="divides every width and batch")
   parser.add_argument("--reps", type=int, default=7, help="timed pairs per step; 0: none")
   args = parser.parse_args(argv)
