@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 WHEEL_VENV := out/wheel-venv
 
 .PHONY: demo test test-oldest test-newest test-wheel test-backends bench bench-backends \
-  bench-backends-tpu lint docs dist clean
+  bench-backends-newest bench-backends-tpu lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -66,6 +66,18 @@ bench: $(VENV)/.installed
 # The backends tables of benchmarks/RESULTS.md and docs/memory_backends.png (compiles only).
 bench-backends: $(BACKENDS_VENV)/.plugin
 	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/backends.py
+
+# The H100's tables on the newest jax (constraints-newest.txt), in test-newest's Debian 13 root:
+# that release's CUDA plugin, and nvidia-cuda-nvcc-cu12 for the ptxas and libdevice its compiler
+# needs (0.10's plugin needs neither). Compiles only; into their own part of RESULTS.md. The
+# plugin is uninstalled again, so that make test-newest skips tests/test_backends.py (whose
+# numbers are jax 0.10.2's) as it does in CI.
+NEWEST_PLUGIN := jax-cuda12-plugin jax-cuda12-pjrt nvidia-cuda-nvcc-cu12
+bench-backends-newest:
+	.ci/in-trixie pip install -q -c constraints-newest.txt $(NEWEST_PLUGIN)
+	.ci/in-trixie env $(BACKENDS_ENV) python benchmarks/backends.py --targets h100 \
+	  --json benchmarks/backends-newest.json --section backends-newest --png ""; \
+	  status=$$?; .ci/in-trixie pip uninstall -q -y $(NEWEST_PLUGIN); exit $$status
 
 # The same for one TPU v5e chip, with libtpu (compiles only, slowly).
 bench-backends-tpu: $(BACKENDS_VENV)/.plugin

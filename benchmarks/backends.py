@@ -266,7 +266,10 @@ def main(argv: list[str] | None = None) -> dict:
                       help="a subset (default: all)")
   parser.add_argument("--json", default=str(HERE / "backends.json"))
   parser.add_argument("--md", default=str(HERE / "RESULTS.md"))
-  parser.add_argument("--png", default=str(HERE.parent / "docs" / "memory_backends.png"))
+  parser.add_argument("--png", default=str(HERE.parent / "docs" / "memory_backends.png"),
+                      help="the chart; an empty string for none")
+  parser.add_argument("--section", default="backends",
+                      help="the part of --md the tables replace")
   args = parser.parse_args(argv)
   names = args.activations or list(architectures.ACTIVATIONS)
   if NONE not in names:
@@ -284,9 +287,10 @@ def main(argv: list[str] | None = None) -> dict:
   body = tables(results)
   print(body)
   json_path.write_text(json.dumps(results, indent=1) + "\n")
-  memory_chart(results["rows"], pathlib.Path(args.png))
-  run.write_results_md(pathlib.Path(args.md), body, section="backends")
-  print(f"wrote {args.json}, {args.md} and {args.png}")
+  if args.png:
+    memory_chart(results["rows"], pathlib.Path(args.png))
+  run.write_results_md(pathlib.Path(args.md), body, section=args.section)
+  print(f"wrote {args.json}, {args.md} ({args.section}) and {args.png or 'no chart'}")
   return results
 
 

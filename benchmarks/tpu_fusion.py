@@ -8,21 +8,29 @@ stores nothing. jelu's output is kept apart behind a barrier on the TPU, for the
 after Dense layers, so it is written and kept, one array per layer; without the barrier
 jelu's once-rounded kernel is fused and the step needs one array more than jax.nn's, and a
 kernel 40 multiply-adds costlier is not fused at all: XLA:TPU fuses only a producer cheap
-enough. This compiles the steps with jelu's kernel swapped, nothing
-else changed, in each combination of two choices: the kernel (jelu's, or ``single-float``:
-the negative branch as ``alpha * expm1_neg(x)``, 24 operations and an ``exp``, rounded in
-float32 before the final rounding, so not jelu's accuracy; or that with 40 more
-multiply-adds per element, whose polynomial is added scaled by 1e-30: only the cost counts,
-nothing runs) and the TPU's barrier on the kept output (``jelu._xla.kept_apart_on_tpu``, kept
-or dropped). Beside them ``jax.nn.elu`` and no activation (``identity``).
+enough. A kernel as cheap as jax.nn's, XLA's own ``expm1`` times alpha in float32, is fused
+wherever jax.nn's is: without the barrier the default needs jax.nn's memory in every network
+(so more than with it after Dense layers), and ``residual="input"`` needs jax.nn's memory in
+every network, after the norms too; but its values are not jelu's (the values table).
+
+This compiles the steps with jelu's kernel swapped, nothing else changed: the kernel (jelu's;
+``single-float``: the negative branch as ``alpha * expm1_neg(x)``, 24 operations and an
+``exp``, rounded in float32 before the final rounding, so not jelu's accuracy; that with 40
+more multiply-adds per element, whose polynomial is added scaled by 1e-30: only the cost
+counts, nothing runs; or ``XLA's expm1``: ``alpha * jnp.expm1(x)``, CELU's ``x / alpha``
+divided first, and that with 2 or 4 multiply-adds more the same way), with the TPU's barrier
+on the kept output (``jelu._xla.kept_apart_on_tpu``) kept or dropped, and for jelu's and
+XLA's kernels also with ``residual="input"``. Beside them ``jax.nn.elu`` and no activation
+(``identity``).
 
 It prints the temp memory of each (MiB, and in brackets the multiple of no activation), for
-the networks after a norm and two after Dense and Conv layers, where jelu's kept output is
-what the next layer keeps anyway. Then, on this CPU, what the single-float kernel would give:
-for every negative finite bfloat16 input, how many of its values differ from jelu's, and in
-how many of those jelu's, and its own, is the float64 value rounded once to bfloat16. Refreshes the
-``tpu_fusion`` part of ``benchmarks/RESULTS.md``. Compiles only (5-70 s per step); run in
-``make bench-backends-tpu``'s environment:
+the networks after a norm and three after Dense and Conv layers, where jelu's kept output is
+what the next layer keeps anyway. Then, on this CPU, what the other kernels would give: for
+every negative finite bfloat16 input, how many of their values differ from jelu's, and in how
+many of those jelu's, and theirs, is the float64 value rounded once to bfloat16 (XLA's
+``expm1`` here is XLA:CPU's; the TPU's own is not run). Refreshes the ``tpu_fusion`` part of
+``benchmarks/RESULTS.md``. Compiles only (5-70 s per step); run in ``make
+bench-backends-tpu``'s environment:
 
     JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/tpu_fusion.py
 """
@@ -30,6 +38,7 @@ how many of those jelu's, and its own, is the float64 value rounded once to bflo
 from __future__ import annotations
 
 import contextlib
+import functools
 import pathlib
 import sys
 from unittest import mock
@@ -48,7 +57,16 @@ import jelu._activations  # noqa: E402
 from jelu._expm1 import expm1_neg  # noqa: E402
 from tests import reference  # noqa: E402
 
-ARCHS = ("cnn-bn", "cnn-gn", "mlp-3d", "cnn")
+ARCHS = ("cnn-bn", "cnn-gn", "mlp-2d", "mlp-3d", "cnn")
+
+
+def _costlier(value, t, extra):
+  # ``extra`` multiply-adds more per element: a polynomial in t added scaled by 1e-30, so the
+  # values do not change; only XLA's cost of the kernel does.
+  p = t
+  for i in range(extra):
+    p = p * t + 1.0 / (i + 2)
+  return value + 1e-30 * p if extra else value
 
 
 def _single_float(t, a, *, divide=False, a_exact=None, extra=0):
@@ -56,24 +74,35 @@ def _single_float(t, a, *, divide=False, a_exact=None, extra=0):
   # be the three-way one): only what XLA:TPU keeps is measured with it, never a value.
   del a_exact
   t = t / a if divide else t
-  value = a * expm1_neg(t)
-  if extra:
-    p = t
-    for i in range(extra):
-      p = p * t + 1.0 / (i + 2)
-    value = value + 1e-30 * p
-  return value
+  return _costlier(a * expm1_neg(t), t, extra)
+
+
+def _xla_expm1(t, a, *, divide=False, a_exact=None, extra=0):
+  # jax.nn's arithmetic in float32: XLA's expm1 op, then one product (CELU's quotient first).
+  del a_exact
+  t = t / a if divide else t
+  return _costlier(a * jnp.expm1(t), t, extra)
+
+
+# kernel name -> jelu's negative branch swapped in (None: jelu's own)
+KERNELS = {
+    "jelu": None,
+    "single-float": functools.partial(_single_float, extra=0),
+    "single-float + 40": functools.partial(_single_float, extra=40),
+    "XLA's expm1": _xla_expm1,
+    "XLA's expm1 + 2": functools.partial(_xla_expm1, extra=2),
+    "XLA's expm1 + 4": functools.partial(_xla_expm1, extra=4),
+}
 
 
 @contextlib.contextmanager
-def _kernel(extra: int | None, barrier: bool):
-  """jelu with the single-float negative branch (``extra`` multiply-adds more; None: jelu's
-  own) and with or without the TPU's barrier, while in effect; jax's caches are cleared on
-  the way in and out, so no trace of one variant serves another."""
+def _kernel(kernel: str, barrier: bool):
+  """jelu with the negative branch of ``KERNELS[kernel]`` and with or without the TPU's
+  barrier, while in effect; jax's caches are cleared on the way in and out, so no trace of
+  one variant serves another."""
   patches = []
-  if extra is not None:
-    patches.append(mock.patch.object(jelu._activations, "scaled_expm1_neg",
-                                     lambda t, a, **kw: _single_float(t, a, extra=extra, **kw)))
+  if KERNELS[kernel] is not None:
+    patches.append(mock.patch.object(jelu._activations, "scaled_expm1_neg", KERNELS[kernel]))
   if not barrier:
     patches.append(mock.patch.object(jelu._activations, "kept_apart_on_tpu", lambda y: y))
   with contextlib.ExitStack() as stack:
@@ -86,15 +115,21 @@ def _kernel(extra: int | None, barrier: bool):
       jax.clear_caches()
 
 
-# column -> (activation, kernel's extra multiply-adds or None for jelu's, barrier kept)
+# column -> (activation, kernel, barrier kept)
 VARIANTS = {
-    "identity": ("identity", None, True),
-    "jax.nn.elu": ("jax.nn.elu", None, True),
-    "jelu.elu": ("jelu.elu", None, True),
-    "jelu, no barrier": ("jelu.elu", None, False),
-    "single-float, barrier": ("jelu.elu", 0, True),
-    "single-float, no barrier": ("jelu.elu", 0, False),
-    "single-float + 40, no barrier": ("jelu.elu", 40, False),
+    "identity": ("identity", "jelu", True),
+    "jax.nn.elu": ("jax.nn.elu", "jelu", True),
+    "jelu.elu": ("jelu.elu", "jelu", True),
+    "jelu, no barrier": ("jelu.elu", "jelu", False),
+    "single-float, barrier": ("jelu.elu", "single-float", True),
+    "single-float, no barrier": ("jelu.elu", "single-float", False),
+    "single-float + 40, no barrier": ("jelu.elu", "single-float + 40", False),
+    "XLA's expm1, barrier": ("jelu.elu", "XLA's expm1", True),
+    "XLA's expm1, no barrier": ("jelu.elu", "XLA's expm1", False),
+    'jelu, "input"': ("jelu.elu input", "jelu", True),
+    'XLA\'s expm1, "input"': ("jelu.elu input", "XLA's expm1", True),
+    'XLA\'s expm1 + 2, "input"': ("jelu.elu input", "XLA's expm1 + 2", True),
+    'XLA\'s expm1 + 4, "input"': ("jelu.elu input", "XLA's expm1 + 4", True),
 }
 
 
@@ -103,8 +138,8 @@ def table(scale: int = 1) -> str:
   lines = ["| network | " + " | ".join(VARIANTS) + " |", "|---" * (len(VARIANTS) + 1) + "|"]
   for arch in ARCHS:
     temp = {}
-    for name, (act, extra, barrier) in VARIANTS.items():
-      with _kernel(extra, barrier):
+    for name, (act, kernel, barrier) in VARIANTS.items():
+      with _kernel(kernel, barrier):
         temp[name] = backends.measure("tpu-v5e", "bfloat16", arch, act, scale)["temp_bytes"]
     none = temp["identity"]
     cells = [f"{none / 2**20:.1f}"] + [f"{temp[n] / 2**20:.1f} ({temp[n] / none:.2f})"
@@ -128,27 +163,34 @@ def rounded_once(v: np.ndarray) -> np.ndarray:
       ml_dtypes.bfloat16)
 
 
+# the kernels of KERNELS whose values values() compares with jelu's
+COMPARED = ("single-float", "XLA's expm1")
+
+
 def values() -> str:
-  """Per function and alpha: bfloat16 inputs where the single-float kernel's value differs
-  from jelu's, and in how many of those jelu's, and the single-float kernel's, is the
-  float64 value rounded once."""
+  """Per function and alpha: bfloat16 inputs where each kernel of ``COMPARED`` gives another
+  value than jelu's, and in how many of those jelu's, and that kernel's, is the float64 value
+  rounded once."""
   x = np.arange(2**16, dtype=np.uint16).view(ml_dtypes.bfloat16)
   x = x[np.isfinite(x.astype(np.float32)) & (x.astype(np.float32) < 0)]
-  lines = ["| function | alpha | negative inputs | values that differ | of which jelu's is "
-           "rounded once | single-float's |", "|---|---|---|---|---|---|"]
+  header = ["function", "alpha", "negative inputs"]
+  for kernel in COMPARED:
+    header += [f"{kernel}: values that differ", "jelu's rounded once", f"{kernel}'s"]
+  lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
   for name, alpha in VALUE_CASES:
     fn = getattr(jelu, name)
     args = () if alpha is None else (alpha,)
-    ours = np.asarray(fn(jnp.asarray(x), *args))
-    with _kernel(0, barrier=True):
-      single = np.asarray(fn(jnp.asarray(x), *args))
+    ours = np.asarray(fn(jnp.asarray(x), *args)).view(np.uint16)
     a32 = None if alpha is None else float(np.float32(alpha))
-    exact = rounded_once(reference.VALUES[name](x.astype(np.float64), a32))
-    differ = ours.view(np.uint16) != single.view(np.uint16)
-    ours_right = differ & (ours.view(np.uint16) == exact.view(np.uint16))
-    single_right = differ & (single.view(np.uint16) == exact.view(np.uint16))
-    lines.append(f"| {name} | {'default' if alpha is None else alpha} | {x.size} | "
-                 f"{int(differ.sum())} | {int(ours_right.sum())} | {int(single_right.sum())} |")
+    exact = rounded_once(reference.VALUES[name](x.astype(np.float64), a32)).view(np.uint16)
+    cells = [name, "default" if alpha is None else str(alpha), str(x.size)]
+    for kernel in COMPARED:
+      with _kernel(kernel, barrier=True):
+        theirs = np.asarray(fn(jnp.asarray(x), *args)).view(np.uint16)
+      differ = ours != theirs
+      cells += [str(int(differ.sum())), str(int((differ & (ours == exact)).sum())),
+                str(int((differ & (theirs == exact)).sum()))]
+    lines.append("| " + " | ".join(cells) + " |")
     print(lines[-1], flush=True)
   return "\n".join(lines) + "\n"
 
@@ -156,7 +198,7 @@ def values() -> str:
 def main() -> None:
   body = (f"{backends.machine()['cpu']}; jax {jax.__version__}; TPU v5e, bfloat16, "
           f"compiled with `backends.TPU_COMPILER_OPTIONS`.\n\n{table()}\n"
-          f"Values of the single-float kernel, every negative finite bfloat16 input, on this "
+          f"Values of the other kernels, every negative finite bfloat16 input, on this "
           f"CPU:\n\n{values()}")
   backends.run.write_results_md(HERE / "RESULTS.md", body, section="tpu_fusion")
 

@@ -221,7 +221,11 @@ def forward_output_read_on_tpu(x: jax.Array, from_input: Callable[[jax.Array], j
   keeps it; so does a classifier head's mean pool with the last activation's
   (cnn-bn with the head 113.4 MiB; the default 129.4, jax.nn's 81.3; reading
   the rounded 16-bit ``y`` instead would need 97.4 there but 137.7 in pre-ln,
-  and lose precision). The slope is jax.nn's arithmetic, ``alpha * (expm1(x) + 1)``,
+  and lose precision). What is left above jax.nn's there is the kernel's cost: with
+  XLA's own ``expm1`` times alpha as the negative branch, ``"input"`` needs jax.nn's
+  memory in every network, the head's too, and with 4 multiply-adds more per element it
+  does not (``benchmarks/tpu_fusion.py``); jelu's once-rounded kernel keeps its values.
+  The slope is jax.nn's arithmetic, ``alpha * (expm1(x) + 1)``,
   from a float32 ``y``, where the general form takes ``alpha * exp(x)``:
   both within one rounding of the 16-bit ``dx``, but below 2**-24 the first
   only within a float32 ulp of alpha. Float32 keeps ``from_input`` (its

@@ -284,3 +284,14 @@ def test_the_benchmark_writes_tables_json_and_a_chart(tmp_path):
   assert "<!-- backends:begin -->" in md and "### XLA:GPU, NVIDIA H100 SXM" in md
   assert "| mlp-2d | bfloat16 |" in md  # the traffic table
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_benchmark_writes_a_named_section_and_no_chart_when_asked(tmp_path):
+  # make bench-backends-newest's options: its own part of RESULTS.md, no chart.
+  out_json, out_md = tmp_path / "b.json", tmp_path / "b.md"
+  backends.main(["--quick", "--targets", "cpu", "--json", str(out_json), "--md", str(out_md),
+                 "--png", "", "--section", "backends-newest"])
+  md = out_md.read_text()
+  assert "<!-- backends-newest:begin -->" in md and "<!-- backends:begin -->" not in md
+  assert "### XLA:CPU, this machine, float32" in md
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "b.md"]
