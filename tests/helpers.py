@@ -36,6 +36,17 @@ GRID = np.concatenate([
 ]).astype(np.float32)
 
 
+def flushes_subnormals() -> bool:
+  """Whether the default backend's float32 arithmetic flushes subnormals to zero: XLA:CPU's
+  does (and a TPU's), XLA:GPU's keeps them."""
+  return float(jax.jit(lambda v: v * 2)(np.float32(2.0**-140))) == 0.0
+
+
+def subnormal(x) -> np.ndarray:
+  x = np.abs(np.asarray(x, np.float32))
+  return (x > 0) & (x < np.finfo(np.float32).tiny)
+
+
 def call(name, x, alpha=None):
   f = ACTIVATIONS[name][0]
   return f(x) if alpha is None else f(x, alpha)

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import jelu
+
 import helpers
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -136,3 +138,29 @@ def test_cpu_measures_compiles_each_step_with_and_without_the_measure():
                             "jelu.elu input", "--head", "--scale", "4", "--reps", "0"])
   assert once["temp_bytes_without"] - once["temp_bytes"] >= 2 * 2**20 - 4096
   assert "time_ratio" not in once
+
+
+def test_the_gpu_benchmark_measures_on_the_device_it_has_and_writes_its_part(tmp_path):
+  # benchmarks/gpu.py (run on a GPU where there is one) on this CPU at scale 16: each step's
+  # temp bytes are an independent compile's, each step is timed, and --tables writes RESULTS.md's
+  # gpu part from the JSON.
+  spec = importlib.util.spec_from_file_location("gpu", ROOT / "benchmarks" / "gpu.py")
+  assert spec is not None and spec.loader is not None
+  gpu = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(gpu)
+  rows = gpu.cell_rows(gpu.compiled_cells(["float32"], ["jelu.elu", "identity"], 16), reps=1)
+  assert {r["architecture"] for r in rows} == set(gpu.architectures.architectures(16))
+  cnn = {r["activation"]: r for r in rows if r["architecture"] == "cnn"}
+  arch = gpu.architectures.architectures(16)["cnn"]
+  assert cnn["jelu.elu"]["temp_bytes"] == gpu.architectures.step_temp_bytes(arch, jelu.elu)
+  assert cnn["identity"]["temp_vs_identity"] == cnn["identity"]["step_vs_identity"] == 1
+  assert all(r["step_s"] > 0 and r["kernel_bytes"] > 0 for r in rows)
+  results = {"machine": gpu.backends.machine(), "rows": rows,
+             "elementwise": gpu.run.elementwise([1024], ["float32"], 1)}
+  (tmp_path / "g.json").write_text(json.dumps(results))
+  md = tmp_path / "r.md"
+  gpu.main(["--tables", str(tmp_path / "g.json"), "--md", str(md)])
+  text = md.read_text()
+  assert "<!-- gpu:begin -->" in text and "<!-- gpu:end -->" in text
+  assert re.search(r"\| cnn-bn \| [\d.]+, [\d.]+ \| [\d.]+ / [\d.]+ \|", text), text
+  assert "| jelu.elu fwd+bwd | float32 | 1024 |" in text

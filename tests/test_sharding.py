@@ -1,7 +1,8 @@
 """jelu on a 4 x 2 device mesh: shardings kept, no collectives, shard_map, a sharded train step.
 
 The mesh is made of host CPU devices; tests/conftest.py sets their count
-(``jax_num_cpu_devices``) before JAX starts its CPU backend.
+(``jax_num_cpu_devices``) before JAX starts its CPU backend. On a machine with a GPU the
+module's unsharded references run on the host CPU too.
 """
 
 import flax.linen as nn
@@ -21,9 +22,16 @@ FUNCTIONS = {"elu": jelu.elu, "selu": jelu.selu, "celu": lambda v: jelu.celu(v, 
 X_HOST = np.linspace(-4, 3, 16 * 8, dtype=np.float32).reshape(16, 8)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def on_the_host():
+  with jax.default_device(jax.devices("cpu")[0]):
+    yield
+
+
 @pytest.fixture(scope="module")
 def mesh():
-  return jax.make_mesh((4, 2), ("data", "model"), axis_types=(jax.sharding.AxisType.Auto,) * 2)
+  return jax.make_mesh((4, 2), ("data", "model"), axis_types=(jax.sharding.AxisType.Auto,) * 2,
+                       devices=jax.devices("cpu"))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,7 @@ def weighted_elu_loss(v, a):
 
 
 def test_eight_host_devices_are_available():
-  assert jax.device_count() == 8
+  assert len(jax.devices("cpu")) == 8
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -13,7 +13,7 @@ import jelu
 from jelu import _activations, _expm1
 
 import reference as ref
-from helpers import GRID, TheTpusBranches, call, call_jax_nn
+from helpers import GRID, TheTpusBranches, call, call_jax_nn, flushes_subnormals, subnormal
 
 
 def test_values_match_float64_reference_within_two_ulp(case):
@@ -95,19 +95,25 @@ def test_jit_and_eager_agree_bit_for_bit(name):
   np.testing.assert_array_equal(jax.jit(lambda v: call(name, v))(x), call(name, x))
 
 
-def test_subnormals_are_treated_as_zero_as_in_jax_nn():
-  # XLA on CPU flushes float32 subnormals to zero in arithmetic and comparisons,
-  # so such an x takes the exactly-0 case: ELU's and SELU's alpha * x flushes to
-  # 0 with x's sign, as jax.nn's does; CELU's is x itself, passed through. The
-  # gradient is the slope at 0, alpha, exactly as jax.nn's.
+def test_subnormals_are_treated_as_in_jax_nn():
+  # XLA:CPU flushes float32 subnormals to zero in arithmetic and comparisons, so such an x
+  # takes the exactly-0 case: ELU's and SELU's alpha * x flushes to 0 with x's sign, as
+  # jax.nn's does, and the gradient is the slope at 0, alpha. XLA:GPU keeps them: x > 0
+  # selects x, and the negative branch is alpha * x (expm1(x) is x there), slope 1 and alpha.
+  # CELU's is x itself either way. Everywhere the bits are jax.nn's.
   x = jnp.asarray([1e-40, -1e-40], jnp.float32)
+  flushed = flushes_subnormals()
+  kept = np.asarray(x) * np.asarray([1.0, 2.0], np.float32)  # numpy keeps subnormals
   for ours, theirs in ((jelu.elu(x, 2.0), jax.nn.elu(x, 2.0)), (jelu.selu(x), jax.nn.selu(x))):
-    np.testing.assert_array_equal(ours, [0.0, -0.0])
-    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+    np.testing.assert_array_equal(np.asarray(ours).view(np.uint32),
+                                  np.asarray(theirs).view(np.uint32))
+    np.testing.assert_array_equal(np.signbit(ours), [False, True])
+    assert (ours == 0).all() if flushed else (ours != 0).all()
+  np.testing.assert_array_equal(jelu.elu(x, 2.0), [0.0, -0.0] if flushed else kept)
   np.testing.assert_array_equal(jelu.celu(x, 2.0), x)
   g = jax.vmap(jax.grad(jelu.elu))(x, jnp.full(2, 2.0))
   g_nn = jax.vmap(jax.grad(jax.nn.elu))(x, jnp.full(2, 2.0))
-  np.testing.assert_array_equal(g, [2.0, 2.0])
+  np.testing.assert_array_equal(g, [2.0, 2.0] if flushed else [1.0, 2.0])
   np.testing.assert_array_equal(g, g_nn)
 
 
@@ -152,7 +158,9 @@ def test_the_tpus_program_is_the_same_function(case):
   # the analytic slope. The cases' alphas are powers of two, whose reciprocal is exact; for
   # other alphas CELU's quotient rounds otherwise, and tests/test_accuracy.py holds the TPU's
   # CELU to the same bound. Subnormal inputs give what the three-way select gives on XLA:CPU
-  # (CELU's, selected on x, pass through; how a TPU treats them is not run here).
+  # (CELU's, selected on x, pass through; how a TPU treats them is not run here); where the
+  # backend keeps subnormals (XLA:GPU), the TPU's branches may give 0 for them instead (SELU's
+  # positive branch from x's significand does), as a TPU, which flushes them, does.
   name, alpha = case
   a = jnp.asarray(ref.SELU_SCALE * ref.SELU_ALPHA if alpha is None else alpha, jnp.float32)
   high = np.arange(2**16, dtype=np.uint32) << 16
@@ -168,7 +176,11 @@ def test_the_tpus_program_is_the_same_function(case):
   one_select, three_way = np.asarray(one_select), np.asarray(three_way)
   nan = np.isnan(three_way)
   np.testing.assert_array_equal(np.isnan(one_select), nan)
-  np.testing.assert_array_equal(one_select.view(np.uint32)[~nan], three_way.view(np.uint32)[~nan])
+  compared = ~nan if flushes_subnormals() else ~nan & ~subnormal(x)
+  np.testing.assert_array_equal(one_select.view(np.uint32)[compared],
+                                three_way.view(np.uint32)[compared])
+  rest = ~nan & ~compared
+  assert ((one_select[rest] == three_way[rest]) | (one_select[rest] == 0)).all()
   expected = ref.DERIVS[name](GRID, 1.0 if alpha is None else alpha)
   np.testing.assert_allclose(slope, expected, rtol=2e-7, atol=4e-7)
 
@@ -177,7 +189,8 @@ def test_the_tpus_selu_scaling_is_scaled_linears_bit_for_bit():
   # jelu._expm1.scaled_significand, SELU's positive branch on XLA:TPU: lambda * x from x's
   # significand. For 1,044,480 positive float32 (every high half below NaN's, 32 random low
   # halves each), the largest and +inf, the same bits as scaled_linear's, which XLA:CPU and
-  # XLA:GPU get. Subnormal x give 0 from both here (XLA:CPU flushes them). Every positive
+  # XLA:GPU get. Subnormal x give 0 (as on a TPU, which flushes them), and scaled_linear's
+  # too where the backend flushes them (XLA:CPU); XLA:GPU keeps its product. Every positive
   # float32 gives the same bits on this CPU too, which takes half a minute. (NaN is not > 0:
   # the activation never selects this branch for it.)
   rng = np.random.default_rng(0)
@@ -187,8 +200,10 @@ def test_the_tpus_selu_scaling_is_scaled_linears_bit_for_bit():
   x = jnp.asarray(bits.astype(np.uint32).view(np.float32))
   ours = jax.jit(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))(x)
   general = jax.jit(lambda v: _expm1.scaled_linear(v, ref.SELU_SCALE))(x)
-  np.testing.assert_array_equal(np.asarray(ours).view(np.uint32),
-                                np.asarray(general).view(np.uint32))
+  ours_bits, general_bits = np.asarray(ours).view(np.uint32), np.asarray(general).view(np.uint32)
+  compared = ~subnormal(x) | flushes_subnormals()
+  np.testing.assert_array_equal(ours_bits[compared], general_bits[compared])
+  np.testing.assert_array_equal(ours_bits[subnormal(x)], 0)
   assert ours[0] == 0 and np.isinf(ours[-2]) and np.isinf(ours[-1])  # a subnormal, max, +inf
   np.testing.assert_array_equal(
       jax.jit(jax.vmap(jax.grad(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))))(

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU and jax's CUDA plugin, run from the repository's root:
+# benchmarks/gpu.py (memory and step time of the backends networks on that GPU), then the test
+# suite on that GPU, each under its own time limit. Logs and JSON go to $OUT (default
+# out/gpu). Uses the python3 found there (PYTHON to change it) with jelu from this checkout.
+#
+#     bash benchmarks/gpu_check.sh                 # BENCH_S=270 TEST_S=180 seconds by default
+#
+# Left out of the suite on the GPU: test_backends (compiles for an H100 and a TPU from the CPU
+# with plugins pinned to jax 0.10.2), test_benchmarks and test_examples (CPU scripts, minutes),
+# and test_memory (its figures are XLA:CPU's; gpu.py measures the GPU's). pytest-benchmark, where
+# installed, is left out: it warns under xdist, and the suite turns warnings into errors.
+set -u
+out=${OUT:-out/gpu}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+py=${PYTHON:-python3}
+
+{ nvidia-smi -L; $py --version
+  $py -m pip list 2>/dev/null | grep -iE "^(jax|jaxlib|jax-cuda|flax|optax|numpy|ml.dtypes|hypothesis|pytest)"
+} > "$out/versions.txt" 2>&1
+cat "$out/versions.txt"
+
+timeout "${BENCH_S:-270}" $py benchmarks/gpu.py --json "$out/gpu.json" > "$out/bench.log" 2>&1
+echo "gpu.py exit $?"; tail -n 30 "$out/bench.log"
+
+# The suite turns warnings into errors; a warning at import on this machine would fail every
+# test, so it is recorded and the suite then runs with warnings shown instead.
+warn=()
+$py -W error -c "import jax, jax.numpy as jnp, flax.linen, jelu; jnp.ones(3).block_until_ready()" \
+  > "$out/import_warnings.txt" 2>&1 || warn=(-W default)
+timeout "${TEST_S:-180}" $py -m pytest -p no:cacheprovider -p no:benchmark -v -n "${WORKERS:-14}" "${warn[@]}" \
+  -rfE tests jelu --ignore=tests/test_backends.py --ignore=tests/test_benchmarks.py \
+  --ignore=tests/test_examples.py --ignore=tests/test_memory.py > "$out/tests.log" 2>&1
+echo "pytest exit $? ${warn[*]}"
+grep -E "FAILED|ERROR" "$out/tests.log" | head -n 40
+tail -n 3 "$out/tests.log"
