@@ -35,17 +35,21 @@ os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # libtpu: no cloud metadata se
 os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
+from unittest import mock  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import Mesh, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
+
+import jelu._activations  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -140,11 +144,32 @@ def kernel_bytes(hlo_text: str) -> int:
   return total
 
 
-def compiled_step(target: str, dtype: str, arch, act_name: str):
-  """The training step of ``arch`` (an ``architectures.Architecture``) around ``act_name``."""
+def step_and_args(target: str, dtype: str, arch, act_name: str):
+  """(the training step of ``arch``, an ``architectures.Architecture``, around ``act_name``
+  compiled for ``target``; the arguments to run it with)."""
   step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
                                         dtype=DTYPES[dtype])
-  return compile_step(step, args, target)
+  return compile_step(step, args, target), args
+
+
+def compiled_step(target: str, dtype: str, arch, act_name: str):
+  """The training step of ``arch`` around ``act_name``, compiled for ``target``."""
+  return step_and_args(target, dtype, arch, act_name)[0]
+
+
+@contextlib.contextmanager
+def swapped(**names):
+  """jelu with these names of ``jelu._activations`` replaced (a measure left out, another
+  kernel) while in effect. jax's caches are cleared on the way in and out: jelu's functions
+  are jitted, and a trace of one variant would otherwise serve another."""
+  with contextlib.ExitStack() as stack:
+    for name, value in names.items():
+      stack.enter_context(mock.patch.object(jelu._activations, name, value))
+    jax.clear_caches()
+    try:
+      yield
+    finally:
+      jax.clear_caches()
 
 
 def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1,

@@ -4,7 +4,7 @@
 (the primal inside a conditional, so that XLA keeps ``y`` itself) and `written_once_on_cpu`
 (``dx`` divided by an opaque 1, so that XLA writes it once). This compiles the training step
 of networks of ``benchmarks/architectures.py`` with jelu's kernel as it is and with one
-measure swapped for the identity (``unittest.mock``; nothing else changes), then times the
+measure swapped for the identity (``backends.swapped``; nothing else changes), then times the
 two in one process, in turn, pair by pair, so that the machine's drift falls on both. It
 prints, per network and measure, the temp memory of each and the median ratio of step times
 (kernel as it is over the measure removed, with the pairs' min and max). Writes nothing.
@@ -20,7 +20,6 @@ import argparse
 import pathlib
 import sys
 import time
-from unittest import mock
 
 import jax
 import numpy as np
@@ -28,8 +27,6 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import backends  # noqa: E402  (its DTYPES and architectures, as backends.py compiles them)
-
-import jelu._activations  # noqa: E402
 
 architectures = backends.architectures
 # Each measure, and what replaces it: the same value, computed plainly.
@@ -40,10 +37,7 @@ WITHOUT = {
 
 
 def _compiled(arch: str, act: str, head: bool, dtype: str, scale: int):
-  step, args = architectures.train_step(architectures.architectures(scale, head)[arch],
-                                        architectures.ACTIVATIONS[act],
-                                        dtype=backends.DTYPES[dtype])
-  return backends.compile_step(step, args, "cpu"), args
+  return backends.step_and_args("cpu", dtype, architectures.architectures(scale, head)[arch], act)
 
 
 def _seconds(compiled, args) -> float:
@@ -59,10 +53,8 @@ def rows(measures: list[str], archs: list[str], acts: list[str], head: bool = Fa
   kept = {case: _compiled(*case, head, dtype, scale) for case in cases}
   out = []
   for measure in measures:
-    jax.clear_caches()  # the jitted activations would reuse their traces with the measure
-    with mock.patch.object(jelu._activations, measure, WITHOUT[measure]):
+    with backends.swapped(**{measure: WITHOUT[measure]}):
       removed = {case: _compiled(*case, head, dtype, scale) for case in cases}
-    jax.clear_caches()
     for case in cases:
       (ours, args), (theirs, _) = kept[case], removed[case]
       row = {"measure": measure, "architecture": case[0], "activation": case[1],

@@ -37,11 +37,9 @@ bench-backends-tpu``'s environment:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import pathlib
 import sys
-from unittest import mock
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -95,24 +93,15 @@ KERNELS = {
 }
 
 
-@contextlib.contextmanager
 def _kernel(kernel: str, barrier: bool):
   """jelu with the negative branch of ``KERNELS[kernel]`` and with or without the TPU's
-  barrier, while in effect; jax's caches are cleared on the way in and out, so no trace of
-  one variant serves another."""
-  patches = []
+  barrier, while in effect (``backends.swapped``)."""
+  names = {}
   if KERNELS[kernel] is not None:
-    patches.append(mock.patch.object(jelu._activations, "scaled_expm1_neg", KERNELS[kernel]))
+    names["scaled_expm1_neg"] = KERNELS[kernel]
   if not barrier:
-    patches.append(mock.patch.object(jelu._activations, "kept_apart_on_tpu", lambda y: y))
-  with contextlib.ExitStack() as stack:
-    for patch in patches:
-      stack.enter_context(patch)
-    jax.clear_caches()
-    try:
-      yield
-    finally:
-      jax.clear_caches()
+    names["kept_apart_on_tpu"] = lambda y: y
+  return backends.swapped(**names)
 
 
 # column -> (activation, kernel, barrier kept)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import pathlib
 import re
 import sys
-from unittest import mock
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import backends  # noqa: E402  (sets the environment libtpu needs before jax starts)
@@ -77,16 +76,12 @@ def kernel_ops(hlo_text: str) -> int:
 
 def compiled_step(act_name: str):
   """The float32 mlp-3d step around ``act_name``, compiled for a TPU v5e."""
-  architectures = backends.architectures
-  arch = architectures.architectures(1, False)["mlp-3d"]
-  step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
-                                        dtype=backends.DTYPES["float32"])
-  return backends.compile_step(step, args, "tpu-v5e")
+  arch = backends.architectures.architectures(1, False)["mlp-3d"]
+  return backends.compiled_step("tpu-v5e", "float32", arch, act_name)
 
 
 def measure(positive) -> tuple[float, int]:
-  jax.clear_caches()  # jelu.selu is jitted: its trace with another kernel would be reused
-  with mock.patch.object(jelu._activations, "scaled_significand", positive):
+  with backends.swapped(scaled_significand=positive):
     compiled = compiled_step("jelu.selu")
   return compiled.memory_analysis().temp_size_in_bytes / 2**20, kernel_ops(compiled.as_text())
 

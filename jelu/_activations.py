@@ -227,11 +227,18 @@ def _elu_family_bwd(kind, residual, res, g):
     return None, None
   compute_dtype = _compute_dtype(g.dtype)
   aw, gw = _saturation(a, kind, compute_dtype), g.astype(compute_dtype)
-  if not x.size:
+  if x.size:
+    dx, da = _from_the_input(kind, x, a, aw, gw)
+  else:
     # Only y was kept: alpha is not differentiated (or x is empty, where the
     # alpha gradient is zero anyway).
-    dx = gw * _slope_from_output(y.astype(compute_dtype), aw, kind)
-    return written_once_on_cpu(rounded(dx, g.dtype)), None
+    dx, da = gw * _slope_from_output(y.astype(compute_dtype), aw, kind), None
+  return written_once_on_cpu(rounded(dx, g.dtype)), da
+
+
+def _from_the_input(kind, x, a, aw, gw):
+  """(dx unrounded, da) from the kept x: residual="input", or alpha differentiated."""
+  compute_dtype = gw.dtype
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
 
   def from_input(v):
@@ -258,8 +265,7 @@ def _elu_family_bwd(kind, residual, res, g):
   da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.
-  da = convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
-  return written_once_on_cpu(rounded(dx, g.dtype)), da
+  return dx, convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
 
 
 _elu_family.defvjp(_elu_family_fwd, _elu_family_bwd, symbolic_zeros=True)
