@@ -105,7 +105,8 @@ def tables(results: dict) -> str:
     out += [f"### {m['device']}: elementwise, GB/s of necessary traffic", "",
             "| op | dtype | n | ms | GB/s | x copy |", "|---|---|---|---|---|---|"]
     for r in results["elementwise"]:
-      out.append(f"| {r['op']} | {r['dtype']} | {r['n']} | {1e3 * r['seconds']:.3f} | "
+      out.append(f"| {r['op']} | {r['dtype']} | 2^{r['n'].bit_length() - 1} | "
+                 f"{1e3 * r['seconds']:.3f} | "
                  f"{r['gb_per_s']:.0f} | {r['over_copy_roofline']:.2f} |")
     out.append("")
   return "\n".join(out) + "\n"
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     run.write_results_md(pathlib.Path(args.md), tables(results), section="gpu")
     return results
   start = time.perf_counter()
-  results = {"machine": backends.machine(), "scale": args.scale, "rows": [], "elementwise": []}
+  results = {"machine": backends.machine(), "scale": args.scale, "reps": args.reps, "rows": [],
+             "elementwise": []}
   print(results["machine"], flush=True)
   for dtype in ("bfloat16", "float32"):
     cells = compiled_cells([dtype], NAMES, args.scale)

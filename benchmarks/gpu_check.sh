@@ -29,9 +29,11 @@ echo "gpu.py exit $?"; tail -n 30 "$out/bench.log"
 warn=()
 $py -W error -c "import jax, jax.numpy as jnp, flax.linen, jelu; jnp.ones(3).block_until_ready()" \
   > "$out/import_warnings.txt" 2>&1 || warn=(-W default)
-timeout "${TEST_S:-180}" $py -m pytest -p no:cacheprovider -p no:benchmark -v -n "${WORKERS:-14}" "${warn[@]}" \
+timeout "${TEST_S:-180}" $py -m pytest -p no:cacheprovider -p no:benchmark -v -n "${WORKERS:-14}" ${warn[@]+"${warn[@]}"} \
   -rfE tests jelu --ignore=tests/test_backends.py --ignore=tests/test_benchmarks.py \
   --ignore=tests/test_examples.py --ignore=tests/test_memory.py > "$out/tests.log" 2>&1
-echo "pytest exit $? ${warn[*]}"
+status=$?
+echo "pytest exit $status ${warn[*]-}"
 grep -E "FAILED|ERROR" "$out/tests.log" | head -n 40
 tail -n 3 "$out/tests.log"
+exit $status

@@ -51,7 +51,6 @@ import ml_dtypes  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jelu  # noqa: E402
-import jelu._activations  # noqa: E402
 from jelu._expm1 import expm1_neg  # noqa: E402
 from tests import reference  # noqa: E402
 
