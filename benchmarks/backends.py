@@ -144,11 +144,17 @@ def kernel_bytes(hlo_text: str) -> int:
   return total
 
 
+def train_step_of(dtype: str, arch, act_name: str):
+  """(the jitted training step of ``arch``, an ``architectures.Architecture``, around the
+  activation named ``act_name`` with layers in ``dtype``; its arguments)."""
+  return architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
+                                  dtype=DTYPES[dtype])
+
+
 def step_and_args(target: str, dtype: str, arch, act_name: str):
-  """(the training step of ``arch``, an ``architectures.Architecture``, around ``act_name``
-  compiled for ``target``; the arguments to run it with)."""
-  step, args = architectures.train_step(arch, architectures.ACTIVATIONS[act_name],
-                                        dtype=DTYPES[dtype])
+  """(the training step of ``arch`` around ``act_name`` compiled for ``target``; the
+  arguments to run it with)."""
+  step, args = train_step_of(dtype, arch, act_name)
   return compile_step(step, args, target), args
 
 
@@ -204,8 +210,14 @@ def rows_for(targets: list[str], dtypes: list[str], act_names: list[str],
   return rows
 
 
+def short_name(act_name: str) -> str:
+  """An activation's column heading: "jax.nn.elu" -> "elu", "jelu.elu input" ->
+  'jelu.elu "input"'."""
+  return act_name.replace("jax.nn.", "").replace(" input", ' "input"')
+
+
 def _header(act_names: list[str]) -> list[str]:
-  short = [a.replace("jax.nn.", "").replace(" input", ' "input"') for a in act_names]
+  short = [short_name(a) for a in act_names]
   return ["| network | none MiB | " + " | ".join(short) + " |",
           "|---|---|" + "---|" * len(act_names)]
 

@@ -41,8 +41,7 @@ def compiled_cells(dtypes: list[str], names: list[str], scale: int) -> dict:
   for dtype in dtypes:
     for arch_name, arch in architectures.architectures(scale).items():
       for name in names:
-        step, args = architectures.train_step(arch, architectures.ACTIVATIONS[name],
-                                              dtype=backends.DTYPES[dtype])
+        step, args = backends.train_step_of(dtype, arch, name)
         lowered[dtype, arch_name, name] = (step.lower(*args), args)
   with concurrent.futures.ThreadPoolExecutor() as pool:
     futures = {key: pool.submit(low.compile) for key, (low, _) in lowered.items()}
@@ -90,7 +89,7 @@ def tables(results: dict) -> str:
   for dtype in dict.fromkeys(r["dtype"] for r in rows):
     cell = {(r["architecture"], r["activation"]): r for r in rows if r["dtype"] == dtype}
     shown = [a for a in dict.fromkeys(a for _, a in cell) if a != backends.NONE]
-    short = [a.replace("jax.nn.", "").replace(" input", ' "input"') for a in shown]
+    short = [backends.short_name(a) for a in shown]
     out += [f"### {m['device']}, {dtype}: memory / time", "",
             "| network | none MiB, ms | " + " | ".join(short) + " |",
             "|---|---|" + "---|" * len(shown)]

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and jax's CUDA plugin, run from the repository's root:
-# benchmarks/gpu.py (memory and step time of the backends networks on that GPU), then the test
-# suite on that GPU, each under its own time limit. Logs and JSON go to $OUT (default
-# out/gpu). Uses the python3 found there (PYTHON to change it) with jelu from this checkout.
+# benchmarks/gpu.py (memory and step time of the backends networks on that GPU),
+# benchmarks/mixed_precision.py (a learnable alpha's bfloat16 step) at the sizes of MP_SIZES,
+# then the test suite on that GPU, each under its own time limit. Logs and JSON go to $OUT
+# (default out/gpu). Uses the python3 found there (PYTHON to change it) with jelu from this
+# checkout.
 #
-#     bash benchmarks/gpu_check.sh                 # BENCH_S=270 TEST_S=180 seconds by default
+#     bash benchmarks/gpu_check.sh                 # BENCH_S=270 MP_S=120 TEST_S=180 seconds
+#     BENCH_S=0 bash benchmarks/gpu_check.sh       # without gpu.py
 #
 # Left out of the suite on the GPU: test_backends (compiles for an H100 and a TPU from the CPU
 # with plugins pinned to jax 0.10.2), test_benchmarks and test_examples (CPU scripts, minutes),
@@ -21,8 +24,15 @@ py=${PYTHON:-python3}
 } > "$out/versions.txt" 2>&1
 cat "$out/versions.txt"
 
-timeout "${BENCH_S:-270}" $py benchmarks/gpu.py --json "$out/gpu.json" > "$out/bench.log" 2>&1
-echo "gpu.py exit $?"; tail -n 30 "$out/bench.log"
+if [ "${BENCH_S:-270}" != 0 ]; then
+  timeout "${BENCH_S:-270}" $py benchmarks/gpu.py --json "$out/gpu.json" > "$out/bench.log" 2>&1
+  echo "gpu.py exit $?"; tail -n 30 "$out/bench.log"
+fi
+
+timeout "${MP_S:-120}" $py benchmarks/mixed_precision.py --json "$out/mixed_precision.json" \
+  --sizes "${MP_SIZES:-64x128x4,256x256x4,512x512x4,1024x512x4,1024x1024x4,4096x512x4,2048x1024x8}" \
+  > "$out/mixed_precision.log" 2>&1
+echo "mixed_precision.py exit $?"; cat "$out/mixed_precision.log"
 
 # The suite turns warnings into errors; a warning at import on this machine would fail every
 # test, so it is recorded and the suite then runs with warnings shown instead.

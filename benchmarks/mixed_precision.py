@@ -6,11 +6,14 @@ ELU) + Dense(10), float32 params, softmax cross-entropy; the step is
 (scalar, or ``per_channel=True``) against ``jax.nn.elu`` with a float32 param alpha cast
 to the input's dtype, which is what ``flax.linen.PReLU`` does with its slope, and against
 ``jelu.elu`` given the float32 alpha uncast (what ``jelu.linen.ELU`` did before it cast
-alpha). Prints XLA's temp memory for each and writes ``benchmarks/mixed_precision.json``.
-Compiles only; asserts nothing.
+alpha). Prints XLA's temp memory for each, and the learnable ELUs' over jax.nn's with the
+same alpha shape, and writes ``benchmarks/mixed_precision.json``. Compiles for the backend
+jax has, or with ``--target`` for one of ``benchmarks/backends.py``'s (the described H100,
+TPU v5e). Compiles only; asserts nothing.
 
     python benchmarks/mixed_precision.py                        # batch 2048, width 1024
     python benchmarks/mixed_precision.py --batch 64 --width 128
+    python benchmarks/mixed_precision.py --target h100 --sizes 1024x512x4,2048x1024x8
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 
 import flax.linen as nn
 import jax
@@ -27,6 +31,10 @@ import jelu
 from jelu import linen as jnn
 
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import run  # noqa: E402
+
+backends = run.load_sibling("backends")
 DEPTH = 8
 
 
@@ -60,6 +68,15 @@ ACTIVATIONS = {
 }
 
 
+# Each jelu step against jax.nn's with the same alpha shape.
+AGAINST = {
+    "jelu.linen.ELU(learnable=True)": "jax.nn.elu, alpha cast to bf16",
+    "jelu.elu, float32 alpha not cast": "jax.nn.elu, alpha cast to bf16",
+    "jelu.linen.ELU(learnable=True, per_channel=True)":
+        "jax.nn.elu, per-channel alpha cast to bf16",
+}
+
+
 class MLP(nn.Module):
   width: int
   depth: int
@@ -72,8 +89,10 @@ class MLP(nn.Module):
     return nn.Dense(10)(x)
 
 
-def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH) -> int:
-  """XLA's temp memory for one jitted gradient step of the bfloat16 MLP."""
+def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH,
+               target: str | None = None) -> int:
+  """XLA's temp memory for one jitted gradient step of the bfloat16 MLP, compiled for the
+  backend jax has or for ``target`` (``benchmarks/backends.py``'s)."""
   model = MLP(width, depth, make_activation)
   x = jax.random.normal(jax.random.key(1), (batch, width), jnp.bfloat16)
   labels = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
@@ -84,8 +103,17 @@ def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH) -> i
     picked = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
     return jnp.mean(jax.nn.logsumexp(logits, axis=-1) - picked)
 
-  compiled = jax.jit(jax.grad(loss)).lower(params, x, labels).compile()
+  step = jax.jit(jax.grad(loss))
+  if target is None:
+    compiled = step.lower(params, x, labels).compile()
+  else:
+    compiled = backends.compile_step(step, (params, x, labels), target)
   return compiled.memory_analysis().temp_size_in_bytes
+
+
+def _size(text: str) -> tuple[int, int, int]:
+  batch, width, depth = (int(n) for n in text.split("x"))
+  return batch, width, depth
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -93,17 +121,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
   parser.add_argument("--batch", type=int, default=2048)
   parser.add_argument("--width", type=int, default=1024)
   parser.add_argument("--depth", type=int, default=DEPTH)
+  parser.add_argument("--sizes", type=lambda t: [_size(s) for s in t.split(",")],
+                      help="BATCHxWIDTHxDEPTH,...: several sizes in place of the three above")
+  parser.add_argument("--target", choices=sorted(backends.TARGETS),
+                      help="compile for this target instead of the backend jax has")
   parser.add_argument("--json", default=str(HERE / "mixed_precision.json"))
   args = parser.parse_args(argv)
-  rows = [{"activation": name, "batch": args.batch, "width": args.width, "depth": args.depth,
-           "temp_bytes": temp_bytes(make, args.batch, args.width, args.depth)}
-          for name, make in ACTIVATIONS.items()]
-  print(f"bfloat16 step, {args.depth} x Dense({args.width}) at batch {args.batch}, "
-        f"jax {jax.__version__}, {jax.default_backend()} backend")
-  print(f"| {'activation':<50} | temp MiB |")
-  print(f"|{'-' * 52}|----------|")
-  for row in rows:
-    print(f"| {row['activation']:<50} | {row['temp_bytes'] / 2**20:8.1f} |")
+  sizes = args.sizes or [(args.batch, args.width, args.depth)]
+  target = args.target or jax.default_backend()
+  rows = [{"activation": name, "target": target, "batch": batch, "width": width,
+           "depth": depth, "temp_bytes": temp_bytes(make, batch, width, depth, args.target)}
+          for batch, width, depth in sizes for name, make in ACTIVATIONS.items()]
+  for batch, width, depth in sizes:
+    temps = {r["activation"]: r["temp_bytes"] for r in rows
+             if (r["batch"], r["width"], r["depth"]) == (batch, width, depth)}
+    print(f"bfloat16 step, {depth} x Dense({width}) at batch {batch}, "
+          f"jax {jax.__version__}, compiled for {target}")
+    print(f"| {'activation':<50} | temp MiB | over jax.nn |")
+    print(f"|{'-' * 52}|----------|-------------|")
+    for name, temp in temps.items():
+      over = f"{temp / temps[AGAINST[name]]:11.3f}" if name in AGAINST else " " * 11
+      print(f"| {name:<50} | {temp / 2**20:8.1f} | {over} |")
   pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
   return rows
 

@@ -72,6 +72,7 @@ from jelu._xla import (
     fused_sum_summand,
     hidden_from_simplifier,
     kept_apart_on_tpu,
+    libdevice_expm1_on_gpu,
     materialized,
     rounded,
     signs_selected,
@@ -258,10 +259,10 @@ def _from_the_input(kind, x, a, aw, gw):
   if kind == "celu":
     # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
     t = jnp.maximum(t / aw, jnp.finfo(compute_dtype).min)
-    e = expm1_neg(t)
+    e = libdevice_expm1_on_gpu(t, expm1_neg)
     dyda = e - t * (e + 1)
   else:
-    dyda = expm1_neg(t)
+    dyda = libdevice_expm1_on_gpu(t, expm1_neg)
   da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.

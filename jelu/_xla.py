@@ -21,6 +21,7 @@ helper                        backend  what it keeps XLA from doing
 `forward_output_read_on_tpu`  TPU      keeping a 16-bit output (``residual="input"``)
 `written_once_on_cpu`         CPU      recomputing ``dx`` in each of its readers
 `fused_sum_summand`           CPU      a library reduction that keeps its summand
+`libdevice_expm1_on_gpu`      GPU      writing the alpha gradient's summand
 ============================  =======  ==============================================
 """
 
@@ -283,3 +284,22 @@ def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:
   own reduction fuses the whole chain and keeps nothing.
   """
   return jnp.where(t > 0, 0.0, summand)
+
+
+def libdevice_expm1_on_gpu(t: jax.Array, general: Callable[[jax.Array], jax.Array]) -> jax.Array:
+  """``general(t)``, the alpha gradient's ``expm1``, or on XLA:GPU (CUDA) XLA's own ``expm1``.
+
+  With alpha differentiated the backward pass reduces ``g * expm1(min(x, 0))`` to alpha's
+  shape. XLA:GPU fuses a summand into the reduction that reads it only while its cost model
+  finds that faster than writing the summand out; jelu's polynomial (`jelu._expm1.expm1_neg`,
+  written for XLA:CPU's expm1, up to ~5 ulp off) with its select and ``exp`` is too costly
+  for it. The float32 summand was then written beside ``dx`` by the fusion that computes both
+  and read back by the reduction: in the bfloat16 step of ``benchmarks/mixed_precision.py``,
+  compiled for the described H100 at 4 x Dense(512), batch 1024, a scalar learnable ELU
+  needed 1.062x jax.nn's memory and moved 1.169x its bytes. XLA's ``expm1`` lowers on
+  XLA:GPU to CUDA's ``__nv_expm1f`` (libdevice; within 1 ulp, CUDA's documented bound, where
+  the polynomial is within 0.96), which the cost model fuses: 1.000x and 1.000x (RESULTS.md,
+  "A learnable alpha in a bfloat16 step"). XLA:CPU, XLA:TPU and ROCm keep the polynomial;
+  their programs are unchanged.
+  """
+  return jax.lax.platform_dependent(t, cuda=jnp.expm1, default=general)

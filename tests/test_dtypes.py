@@ -164,6 +164,17 @@ def test_only_the_tpu_takes_celus_quotient_without_a_division():
   assert divisions == {"cuda": 2, "rocm": 2, "cpu": 2, "tpu": 0}
 
 
+@pytest.mark.parametrize("f", [jelu.elu, jelu.celu], ids=["elu", "celu"])
+def test_only_cuda_takes_the_alpha_gradients_expm1_from_xla(f):
+  # jelu._xla.libdevice_expm1_on_gpu: XLA:GPU on CUDA sums g * expm1(min(x, 0)) with XLA's
+  # own expm1 (CUDA's libdevice), the others with jelu._expm1.expm1_neg's polynomial.
+  texts = _lowered_per_platform(lambda v: jax.grad(lambda a: f(v, a).sum())(jnp.float32(1.5)),
+                                jnp.ones((4,), jnp.float32))
+  expm1 = {p: len(re.findall(r"stablehlo.exponential_minus_one .*tensor<4xf32>", t))
+           for p, t in texts.items()}
+  assert expm1 == {"cuda": 1, "rocm": 0, "cpu": 0, "tpu": 0}
+
+
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float16, jnp.bfloat16])
 def test_gradient_dtype_is_the_input_dtype(name, dtype):
   x = jnp.asarray([-1.0, 0.5], dtype)
