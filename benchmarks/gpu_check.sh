@@ -8,6 +8,8 @@
 #
 #     bash benchmarks/gpu_check.sh                 # BENCH_S=270 MP_S=120 TEST_S=180 seconds
 #     BENCH_S=0 bash benchmarks/gpu_check.sh       # without gpu.py
+#     MP_SIZES=1024x512x4 bash benchmarks/gpu_check.sh   # mixed_precision.py's --sizes
+#                                                  # (default: RESULTS.md's seven sizes)
 #
 # Left out of the suite on the GPU: test_backends (compiles for an H100 and a TPU from the CPU
 # with plugins pinned to jax 0.10.2), test_benchmarks and test_examples (CPU scripts, minutes),

@@ -6,14 +6,17 @@ ELU) + Dense(10), float32 params, softmax cross-entropy; the step is
 (scalar, or ``per_channel=True``) against ``jax.nn.elu`` with a float32 param alpha cast
 to the input's dtype, which is what ``flax.linen.PReLU`` does with its slope, and against
 ``jelu.elu`` given the float32 alpha uncast (what ``jelu.linen.ELU`` did before it cast
-alpha). Prints XLA's temp memory for each, and the learnable ELUs' over jax.nn's with the
-same alpha shape, and writes ``benchmarks/mixed_precision.json``. Compiles for the backend
-jax has, or with ``--target`` for one of ``benchmarks/backends.py``'s (the described H100,
-TPU v5e). Compiles only; asserts nothing.
+alpha). Prints XLA's temp memory for each, and jelu's over jax.nn's with the same alpha
+shape, and writes ``benchmarks/mixed_precision.json``. Compiles for the backend jax has, or
+with ``--target`` for one of ``benchmarks/backends.py``'s (``h100``, the described H100, also
+records the kernels' bytes read and written; ``tpu-v5e``), writing
+``benchmarks/mixed_precision-<target>.json``. Compiles only; asserts nothing.
 
     python benchmarks/mixed_precision.py                        # batch 2048, width 1024
     python benchmarks/mixed_precision.py --batch 64 --width 128
-    python benchmarks/mixed_precision.py --target h100 --sizes 1024x512x4,2048x1024x8
+    # sizes as BATCHxWIDTHxDEPTH, in make bench-backends' venv (jax's CUDA plugin):
+    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/mixed_precision.py --target h100 \
+        --sizes 1024x512x4,2048x1024x8
 """
 
 from __future__ import annotations
@@ -31,10 +34,6 @@ import jelu
 from jelu import linen as jnn
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import run  # noqa: E402
-
-backends = run.load_sibling("backends")
 DEPTH = 8
 
 
@@ -89,10 +88,20 @@ class MLP(nn.Module):
     return nn.Dense(10)(x)
 
 
-def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH,
-               target: str | None = None) -> int:
-  """XLA's temp memory for one jitted gradient step of the bfloat16 MLP, compiled for the
-  backend jax has or for ``target`` (``benchmarks/backends.py``'s)."""
+def _backends():
+  """benchmarks/backends.py, loaded only to compile for a described target: it sets
+  environment defaults for jax's plugins (the CUDA version check skipped, among others)
+  that a run on the backend jax has should not get."""
+  sys.path.insert(0, str(HERE))
+  import run
+
+  return run.load_sibling("backends")
+
+
+def compiled_step(make_activation, batch: int, width: int, depth: int = DEPTH,
+                  target: str | None = None):
+  """One jitted gradient step of the bfloat16 MLP, compiled for the backend jax has or for
+  ``target`` (``benchmarks/backends.py``'s)."""
   model = MLP(width, depth, make_activation)
   x = jax.random.normal(jax.random.key(1), (batch, width), jnp.bfloat16)
   labels = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
@@ -105,15 +114,38 @@ def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH,
 
   step = jax.jit(jax.grad(loss))
   if target is None:
-    compiled = step.lower(params, x, labels).compile()
-  else:
-    compiled = backends.compile_step(step, (params, x, labels), target)
-  return compiled.memory_analysis().temp_size_in_bytes
+    return step.lower(params, x, labels).compile()
+  return _backends().compile_step(step, (params, x, labels), target)
 
 
-def _size(text: str) -> tuple[int, int, int]:
-  batch, width, depth = (int(n) for n in text.split("x"))
-  return batch, width, depth
+def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH,
+               target: str | None = None) -> int:
+  """XLA's temp memory for `compiled_step`."""
+  return compiled_step(make_activation, batch, width, depth, target).memory_analysis(
+      ).temp_size_in_bytes
+
+
+def _sizes(text: str) -> list[tuple[int, int, int]]:
+  """"1024x512x4,64x128x4" -> [(1024, 512, 4), (64, 128, 4)]: batch, width, depth."""
+  try:
+    sizes = [tuple(int(n) for n in size.split("x")) for size in text.split(",")]
+  except ValueError:
+    sizes = []
+  if not sizes or any(len(size) != 3 or min(size) < 1 for size in sizes):
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: sizes are BATCHxWIDTHxDEPTH of positive integers, comma-separated")
+  return sizes  # type: ignore[return-value]
+
+
+def _row(name: str, batch: int, width: int, depth: int, target: str | None) -> dict:
+  compiled = compiled_step(ACTIVATIONS[name], batch, width, depth, target)
+  row = {"activation": name, "target": target or jax.default_backend(),
+         "device": _backends().TARGETS[target] if target else jax.devices()[0].device_kind,
+         "jax": jax.__version__, "batch": batch, "width": width, "depth": depth,
+         "temp_bytes": compiled.memory_analysis().temp_size_in_bytes}
+  if target == "h100":
+    row["kernel_bytes"] = _backends().kernel_bytes(compiled.as_text())
+  return row
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -121,28 +153,32 @@ def main(argv: list[str] | None = None) -> list[dict]:
   parser.add_argument("--batch", type=int, default=2048)
   parser.add_argument("--width", type=int, default=1024)
   parser.add_argument("--depth", type=int, default=DEPTH)
-  parser.add_argument("--sizes", type=lambda t: [_size(s) for s in t.split(",")],
+  parser.add_argument("--sizes", type=_sizes,
                       help="BATCHxWIDTHxDEPTH,...: several sizes in place of the three above")
-  parser.add_argument("--target", choices=sorted(backends.TARGETS),
-                      help="compile for this target instead of the backend jax has")
-  parser.add_argument("--json", default=str(HERE / "mixed_precision.json"))
+  parser.add_argument("--target", help="compile for one of benchmarks/backends.py's targets "
+                      "(cpu, h100, tpu-v5e) instead of the backend jax has")
+  parser.add_argument("--json", help="default: benchmarks/mixed_precision.json, with --target "
+                      "benchmarks/mixed_precision-<target>.json")
   args = parser.parse_args(argv)
   sizes = args.sizes or [(args.batch, args.width, args.depth)]
-  target = args.target or jax.default_backend()
-  rows = [{"activation": name, "target": target, "batch": batch, "width": width,
-           "depth": depth, "temp_bytes": temp_bytes(make, batch, width, depth, args.target)}
-          for batch, width, depth in sizes for name, make in ACTIVATIONS.items()]
+  rows = [_row(name, batch, width, depth, args.target)
+          for batch, width, depth in sizes for name in ACTIVATIONS]
   for batch, width, depth in sizes:
-    temps = {r["activation"]: r["temp_bytes"] for r in rows
-             if (r["batch"], r["width"], r["depth"]) == (batch, width, depth)}
-    print(f"bfloat16 step, {depth} x Dense({width}) at batch {batch}, "
-          f"jax {jax.__version__}, compiled for {target}")
-    print(f"| {'activation':<50} | temp MiB | over jax.nn |")
-    print(f"|{'-' * 52}|----------|-------------|")
-    for name, temp in temps.items():
-      over = f"{temp / temps[AGAINST[name]]:11.3f}" if name in AGAINST else " " * 11
-      print(f"| {name:<50} | {temp / 2**20:8.1f} | {over} |")
-  pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    here = {r["activation"]: r for r in rows
+            if (r["batch"], r["width"], r["depth"]) == (batch, width, depth)}
+    print(f"bfloat16 step, {depth} x Dense({width}) at batch {batch}, jax {jax.__version__}, "
+          f"compiled for {rows[0]['device']}")
+    print(f"| {'activation':<50} | temp MiB | over jax.nn | kernel bytes over jax.nn |")
+    print(f"|{'-' * 52}|----------|-------------|--------------------------|")
+    for name, row in here.items():
+      over = traffic = ""
+      if name in AGAINST:
+        over = f"{row['temp_bytes'] / here[AGAINST[name]]['temp_bytes']:.3f}"
+        if "kernel_bytes" in row:
+          traffic = f"{row['kernel_bytes'] / here[AGAINST[name]]['kernel_bytes']:.3f}"
+      print(f"| {name:<50} | {row['temp_bytes'] / 2**20:8.1f} | {over:>11} | {traffic:>24} |")
+  default = "mixed_precision.json" if args.target is None else f"mixed_precision-{args.target}.json"
+  pathlib.Path(args.json or HERE / default).write_text(json.dumps(rows, indent=1) + "\n")
   return rows
 
 

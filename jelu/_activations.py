@@ -21,7 +21,9 @@ the primal and ``dx`` divided by an opaque 1 on the CPU, 16-bit results
 rounded through an opaque mask on the GPU, a 16-bit output behind a barrier,
 one select on the sign, cheaper SELU and CELU kernels and, for a 16-bit
 ``residual="input"``, the slope read off the forward's float32 output on the
-TPU) is in `jelu._xla`, each measure with the benchmark row that justifies it.
+TPU; the alpha gradient's sum written for XLA:CPU's fused reduction, and with
+XLA's own ``expm1`` on CUDA) is in `jelu._xla`, each measure with the benchmark
+row that justifies it.
 
 Costs and limits of reading the branch and the slope off ``y``:
 
@@ -259,10 +261,8 @@ def _from_the_input(kind, x, a, aw, gw):
   if kind == "celu":
     # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
     t = jnp.maximum(t / aw, jnp.finfo(compute_dtype).min)
-    e = libdevice_expm1_on_gpu(t, expm1_neg)
-    dyda = e - t * (e + 1)
-  else:
-    dyda = libdevice_expm1_on_gpu(t, expm1_neg)
+  e = libdevice_expm1_on_gpu(t, expm1_neg)
+  dyda = e - t * (e + 1) if kind == "celu" else e
   da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
   da = _sum_over_extra_manual_axes(da, like=a)
   # In alpha's dtype and weak type, as jax.nn's alpha gradient.

@@ -3,9 +3,10 @@
 The kernel in `jelu._activations` reads as the math; every way in which it is written for
 a compiler rather than for the reader lives here. Each helper names the backend it is for,
 what the compiled HLO showed without it, and the row of ``benchmarks/RESULTS.md`` it
-changes. The tables there come from ``python benchmarks/run.py`` (XLA:CPU) and
+changes. The tables there come from ``python benchmarks/run.py`` (XLA:CPU),
 ``python benchmarks/backends.py`` (XLA:CPU, and XLA:GPU and XLA:TPU compiled for an H100
-and a TPU v5e, float32 and bfloat16); the tests that pin them are ``tests/test_memory.py``
+and a TPU v5e, float32 and bfloat16) and ``python benchmarks/mixed_precision.py`` (a
+learnable alpha; ``--target h100``); the tests that pin them are ``tests/test_memory.py``
 and ``tests/test_backends.py``, and ``tests/test_dtypes.py`` checks which backend's program
 gets which measure.
 
@@ -21,7 +22,7 @@ helper                        backend  what it keeps XLA from doing
 `forward_output_read_on_tpu`  TPU      keeping a 16-bit output (``residual="input"``)
 `written_once_on_cpu`         CPU      recomputing ``dx`` in each of its readers
 `fused_sum_summand`           CPU      a library reduction that keeps its summand
-`libdevice_expm1_on_gpu`      GPU      writing the alpha gradient's summand
+`libdevice_expm1_on_gpu`      CUDA     writing the alpha gradient's summand
 ============================  =======  ==============================================
 """
 
@@ -287,19 +288,19 @@ def fused_sum_summand(t: jax.Array, summand: jax.Array) -> jax.Array:
 
 
 def libdevice_expm1_on_gpu(t: jax.Array, general: Callable[[jax.Array], jax.Array]) -> jax.Array:
-  """``general(t)``, the alpha gradient's ``expm1``, or on XLA:GPU (CUDA) XLA's own ``expm1``.
+  """``general(t)``, or on XLA:GPU with CUDA XLA's own ``expm1(t)``: the alpha gradient's expm1.
 
   With alpha differentiated the backward pass reduces ``g * expm1(min(x, 0))`` to alpha's
-  shape. XLA:GPU fuses a summand into the reduction that reads it only while its cost model
-  finds that faster than writing the summand out; jelu's polynomial (`jelu._expm1.expm1_neg`,
-  written for XLA:CPU's expm1, up to ~5 ulp off) with its select and ``exp`` is too costly
-  for it. The float32 summand was then written beside ``dx`` by the fusion that computes both
-  and read back by the reduction: in the bfloat16 step of ``benchmarks/mixed_precision.py``,
-  compiled for the described H100 at 4 x Dense(512), batch 1024, a scalar learnable ELU
-  needed 1.062x jax.nn's memory and moved 1.169x its bytes. XLA's ``expm1`` lowers on
-  XLA:GPU to CUDA's ``__nv_expm1f`` (libdevice; within 1 ulp, CUDA's documented bound, where
-  the polynomial is within 0.96), which the cost model fuses: 1.000x and 1.000x (RESULTS.md,
-  "A learnable alpha in a bfloat16 step"). XLA:CPU, XLA:TPU and ROCm keep the polynomial;
-  their programs are unchanged.
+  shape. XLA:GPU fuses a summand into the reduction that reads it only where its cost model
+  finds that faster than writing the summand out; with `jelu._expm1.expm1_neg`'s polynomial
+  (written because XLA:CPU's expm1 is up to ~5 ulp off), its select and ``exp``, it does not:
+  the fusion that computes ``dx`` writes the float32 summand beside it for a reduction of its
+  own. In the bfloat16 step of ``benchmarks/mixed_precision.py`` compiled for the described
+  H100 (RESULTS.md, "A learnable alpha in a bfloat16 step", "On the GPU", the row 4 x 512,
+  batch 1024) a scalar learnable ELU needed 1.062x jax.nn's memory, and its kernels moved
+  1.169x jax.nn's bytes. XLA's ``expm1`` lowers on XLA:GPU to CUDA's libdevice
+  ``__nv_expm1f`` (within 1 ulp, CUDA's documented bound; the polynomial is within 0.96),
+  whose summand the cost model fuses: 1.000x and 1.000x. ROCm, not measured, and XLA:CPU and
+  XLA:TPU keep the polynomial; their programs are unchanged.
   """
   return jax.lax.platform_dependent(t, cuda=jnp.expm1, default=general)

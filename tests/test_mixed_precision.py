@@ -126,8 +126,10 @@ def test_bfloat16_step_takes_no_more_memory_than_with_alpha_left_in_float32(step
 
 @fails_where(jax.default_backend() == "gpu", "XLA:GPU (an H200, jax 0.11.2, and the described "
              "H100, 0.10.2): the learnable ELU 1,117,456 bytes against jax.nn's 1,114,896 at this "
-             "size; the backward fusion writes alpha's summand, f32[64, 128], before the sum. At "
-             "the benchmark's size 56.0 MiB against 78.5 (RESULTS.md, 'Run on a GPU')")
+             "size, where the matmuls split their contraction: the backward fusion that sums "
+             "their float32 partial sums for x writes alpha's float32 summand, f32[64, 128], "
+             "beside dx, with either expm1. At the benchmark's size 56.0 MiB against 78.5 "
+             "(RESULTS.md, 'A learnable alpha in a bfloat16 step')")
 def test_bfloat16_step_takes_no_more_memory_than_jax_nn(step_memory):
   # On XLA:CPU the alpha gradient's reduction fuses its whole chain
   # (jelu._xla.fused_sum_summand), so the step keeps no float32 array for it; jax.nn keeps x

@@ -176,7 +176,8 @@ def test_the_tpus_program_is_the_same_function(case):
   one_select, three_way = np.asarray(one_select), np.asarray(three_way)
   nan = np.isnan(three_way)
   np.testing.assert_array_equal(np.isnan(one_select), nan)
-  # SELU's positive branch from the significand, for subnormal x the backend keeps.
+  # SELU's positive branch from the significand gives +0 for subnormal x where the backend
+  # keeps them.
   flushed = ~nan & subnormal(x) & (name == "selu") & (x > 0) & (not flushes_subnormals())
   compared = ~nan & ~flushed
   np.testing.assert_array_equal(one_select.view(np.uint32)[compared],
