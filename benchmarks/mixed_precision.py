@@ -22,6 +22,7 @@ records the kernels' bytes read and written; ``tpu-v5e``), writing
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import pathlib
 import sys
@@ -88,8 +89,9 @@ class MLP(nn.Module):
     return nn.Dense(10)(x)
 
 
+@functools.cache
 def _backends():
-  """benchmarks/backends.py, loaded only to compile for a described target: it sets
+  """benchmarks/backends.py, loaded once and only to compile for a described target: it sets
   environment defaults for jax's plugins (the CUDA version check skipped, among others)
   that a run on the backend jax has should not get."""
   sys.path.insert(0, str(HERE))
