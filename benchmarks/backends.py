@@ -35,21 +35,17 @@ os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # libtpu: no cloud metadata se
 os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
-from unittest import mock  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import Mesh, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
-
-import jelu._activations  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -163,19 +159,9 @@ def compiled_step(target: str, dtype: str, arch, act_name: str):
   return step_and_args(target, dtype, arch, act_name)[0]
 
 
-@contextlib.contextmanager
-def swapped(**names):
-  """jelu with these names of ``jelu._activations`` replaced (a measure left out, another
-  kernel) while in effect. jax's caches are cleared on the way in and out: jelu's functions
-  are jitted, and a trace of one variant would otherwise serve another."""
-  with contextlib.ExitStack() as stack:
-    for name, value in names.items():
-      stack.enter_context(mock.patch.object(jelu._activations, name, value))
-    jax.clear_caches()
-    try:
-      yield
-    finally:
-      jax.clear_caches()
+# jelu with names of jelu._activations replaced while in effect (cpu_measures.py, tpu_fusion.py
+# and tpu_selu_size.py take it from here).
+swapped = run.swapped
 
 
 def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1,

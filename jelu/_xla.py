@@ -189,8 +189,9 @@ def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
     jax.nn's 145.37 and 73.22); with `scaled_significand`, 72, they need
     jax.nn's memory. The values are the same.
   - CELU divides by alpha twice (the quotient and its remainder), and its steps
-    needed more than jax.nn's after Dense layers (mixer 92.71 MiB, jax.nn's
-    91.02; pre-ln 216.83 and 216.11). `celu_by_reciprocal` multiplies by
+    needed more than jax.nn's in the mixer (92.71 MiB, jax.nn's 91.02), pre-ln
+    (216.83 and 216.11) and after a norm (cnn-bn 176.62 and 160.62), less in
+    mlp-3d and the CNN. `celu_by_reciprocal` multiplies by
     ``1 / alpha``, clamps the quotient (not ``x``, with which the steps after a
     norm kept 176.62 in cnn-bn) and selects once, on a predicate of ``x``
     alone (on the quotient's, mlp-3d kept 153.37): fused, they need less in

@@ -49,7 +49,7 @@ class ELU(nn.Module):
   With ``learnable=True`` the layer owns a param ``"alpha"``, initialised to
   ``alpha``: a scalar, or with ``per_channel=True`` one value per channel, of
   shape ``(x.shape[-1],)`` (torch's ``PReLU(num_parameters)``). Its gradient
-  flows through jelu's backward rule (which then keeps ``x`` as well as the
+  flows through jelu's backward rule (which then keeps ``x`` in place of the
   output). Training must keep it ``>= 0``: a traced alpha cannot be checked.
 
   As in :class:`flax.linen.PReLU`, the param lives in ``param_dtype`` and is
