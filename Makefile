@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install -q -c $(CONSTRAINTS)
 WHEEL_VENV := out/wheel-venv
 
 .PHONY: demo test test-oldest test-newest test-wheel test-backends bench bench-backends \
-  bench-backends-newest bench-backends-tpu lint docs dist clean
+  bench-backends-newest bench-backends-tpu bench-ptx lint docs dist clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -43,9 +43,11 @@ $(BACKENDS_VENV)/.plugin: pyproject.toml constraints.txt Makefile
 	$(BACKENDS_VENV)/bin/python -m pip install -q -c constraints.txt jax-cuda12-plugin libtpu
 	touch $@
 
-# Train-step memory compiled for an H100, a TPU v5e and this CPU, float32 and bfloat16, pinned.
+# Train-step memory compiled for an H100, a TPU v5e and this CPU, float32 and bfloat16, and the
+# PTX instructions per element of the GPU kernels (benchmarks/ptx.py), against jax.nn.
 test-backends: $(BACKENDS_VENV)/.plugin
-	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_backends.py
+	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_backends.py \
+	  tests/test_ptx.py
 
 # The suite against the built wheel, installed in a fresh venv and run from outside the
 # source tree, so that a file missing from the package fails it.
@@ -104,3 +106,8 @@ dist: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) .venv-oldest $(BACKENDS_VENV) out dist docs/_build .pytest_cache
 	grep -qs " $(CURDIR)/.root-trixie/" /proc/mounts || rm -rf .root-trixie
+
+# PTX instructions per element of jelu's and jax.nn's kernels compiled for an H100
+# (benchmarks/ptx.json); tests/test_ptx.py holds the relation.
+bench-ptx: $(BACKENDS_VENV)/.plugin
+	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/ptx.py

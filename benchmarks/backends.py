@@ -159,8 +159,8 @@ def compiled_step(target: str, dtype: str, arch, act_name: str):
   return step_and_args(target, dtype, arch, act_name)[0]
 
 
-# jelu with names of jelu._activations replaced while in effect (cpu_measures.py, tpu_fusion.py
-# and tpu_selu_size.py take it from here).
+# jelu with names of jelu._activations replaced while in effect (cpu_measures.py takes it
+# from here).
 swapped = run.swapped
 
 

@@ -18,10 +18,9 @@ norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
 too. What the kernel does for a particular XLA backend (a conditional around
 the primal and ``dx`` divided by an opaque 1 on the CPU, 16-bit results
-rounded through an opaque mask on the GPU, a 16-bit output behind a barrier,
-one select on the sign, cheaper SELU and CELU kernels and, for a 16-bit
-``residual="input"``, the slope read off the forward's float32 output on the
-TPU; the alpha gradient's sum written for XLA:CPU's fused reduction, and with
+rounded through an opaque mask on the GPU, a 16-bit output behind a barrier
+and, for a 16-bit ``residual="input"``, the slope read off the forward's
+float32 output on the TPU; the alpha gradient's sum written for XLA:CPU's fused reduction, and with
 XLA's own ``expm1`` on CUDA) is in `jelu._xla`, each measure with the benchmark
 row that justifies it.
 
@@ -49,6 +48,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
@@ -62,13 +62,7 @@ from jelu._checks import (
     is_concrete_array,
 )
 from jelu._compat import convert_element_type
-from jelu._expm1 import (
-    celu_by_reciprocal,
-    expm1_neg,
-    scaled_expm1_neg,
-    scaled_linear,
-    scaled_significand,
-)
+from jelu._expm1 import T_MIN, expm1_neg, scaled_expm1
 from jelu._xla import (
     forward_output_read_on_tpu,
     fused_sum_summand,
@@ -77,8 +71,6 @@ from jelu._xla import (
     libdevice_expm1_on_gpu,
     materialized,
     rounded,
-    signs_selected,
-    smaller_on_tpu,
     written_once_on_cpu,
 )
 
@@ -89,6 +81,10 @@ SELU_SCALE = 1.0507009873554804934193349852946
 _SCALE = {"elu": 1.0, "selu": SELU_SCALE, "celu": 1.0}
 # The saturation magnitude ``a`` of each kind at its default alpha.
 _DEFAULT_SATURATION = {"elu": 1.0, "selu": SELU_SCALE * SELU_ALPHA, "celu": 1.0}
+
+# lambda = _SELU_SCALE_HI + _SELU_SCALE_LO, the high part float32 lambda (the low part < 0).
+_SELU_SCALE_HI = float(np.float32(SELU_SCALE))
+_SELU_SCALE_LO = SELU_SCALE - _SELU_SCALE_HI
 
 _SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
@@ -126,36 +122,31 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
 
 
 def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
-  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype."""
+  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype.
+
+  One select on ``x > 0``: the negative branch gives ``a * x`` for tiny ``x`` and ``-0``
+  for ``-0``, and its derivative at 0 is the negative branch's, as jax.nn's ELU and SELU
+  (``jax.hessian`` differentiates this primal).
+  """
   compute_dtype = _compute_dtype(x.dtype)
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
-  if kind == "celu":
-    neg = functools.partial(scaled_expm1_neg, a=aw, divide=True)
-    pos = xw
-  elif kind == "selu":  # a is lambda * alpha, rounded; its rounding error is put back
-    neg = functools.partial(scaled_expm1_neg, a=aw, a_exact=SELU_SCALE * SELU_ALPHA)
-    pos = smaller_on_tpu(xw, functools.partial(scaled_linear, scale=SELU_SCALE),
-                         functools.partial(scaled_significand, scale=SELU_SCALE))
+  positive = xw > 0
+  t = jnp.where(positive, 0.0, xw)
+  if compute_dtype != jnp.float32:  # float64: XLA's expm1 is accurate there
+    negative = aw * jnp.expm1(t / aw if kind == "celu" else t)
   else:
-    neg = functools.partial(scaled_expm1_neg, a=aw)
-    pos = xw
-  # At exactly 0, of either sign, the value is the negative branch's linear
-  # term: 0 with x's sign, and the negative branch's derivative, so a second
-  # derivative (jax.hessian differentiates this primal) takes that branch at 0,
-  # as jax.nn's ELU and SELU do (its CELU averages the two branches there) and
-  # as the backward rule, which reads y, does for the first derivative.
-  zero = xw if kind == "celu" else aw * xw
-
-  def selected(v: jax.Array) -> jax.Array:
-    return signs_selected(v, positive=pos, negative=neg, zero=zero)
-
-  def by_reciprocal(v: jax.Array) -> jax.Array:
-    return celu_by_reciprocal(v, aw)
-
-  if kind == "celu" and compute_dtype == jnp.float32:
-    return smaller_on_tpu(xw, general=selected, smaller=by_reciprocal)
-  return selected(xw)
+    t = jnp.maximum(t / aw if kind == "celu" else t, T_MIN)
+    negative = scaled_expm1(t, aw, for_16_bits=x.dtype in _SIXTEEN_BIT)
+  if kind != "selu":
+    return jnp.where(positive, xw, negative)
+  if x.dtype in _SIXTEEN_BIT:
+    return jnp.where(positive, SELU_SCALE * xw, negative)
+  # lambda in two float32 parts: where XLA contracts the first product into a multiply-add
+  # (XLA:CPU) the value is rounded once; float32(lambda) * x alone is off by up to 1.06 ulp.
+  # The minimum keeps lambda * inf from being inf - inf.
+  low = jnp.minimum(xw, np.finfo(np.float32).max) * _SELU_SCALE_LO
+  return jnp.where(positive, xw * _SELU_SCALE_HI + low, negative)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:

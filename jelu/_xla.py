@@ -17,8 +17,6 @@ helper                        backend  what it keeps XLA from doing
 `materialized`                CPU      recomputing ``y`` in the backward fusions
 `rounded`                     GPU      keeping float32 copies of 16-bit results
 `kept_apart_on_tpu`           TPU      keeping more around a 16-bit output
-`signs_selected`              TPU      keeping a second mask (``x < 0``)
-`smaller_on_tpu`              TPU      keeping SELU's and CELU's outputs
 `forward_output_read_on_tpu`  TPU      keeping a 16-bit output (``residual="input"``)
 `written_once_on_cpu`         CPU      recomputing ``dx`` in each of its readers
 `fused_sum_summand`           CPU      a library reduction that keeps its summand
@@ -138,72 +136,6 @@ def kept_apart_on_tpu(y: jax.Array) -> jax.Array:
   if jnp.dtype(y.dtype).itemsize > 2:
     return y
   return jax.lax.platform_dependent(y, tpu=jax.lax.optimization_barrier, default=lambda v: v)
-
-
-def signs_selected(x: jax.Array, positive: jax.Array,
-                   negative: Callable[[jax.Array], jax.Array], zero: jax.Array) -> jax.Array:
-  """``positive`` where ``x > 0``, ``negative(min(x, 0))`` where ``x < 0``, ``zero`` elsewhere.
-
-  Requires ``negative(±0)`` to be ``zero`` in value, sign and derivative, and
-  ``negative(NaN)`` NaN. jelu's negative branches are: below 2**-90 they are
-  ``a * t`` (CELU's ``t``), and a NaN passes their ``maximum`` (XLA's propagates
-  NaN). Then one select on ``x > 0``, with ``negative`` applied to
-  ``where(x > 0, 0, x)``, is the same function; XLA:TPU gets that. It fuses the
-  activation into the matmul or convolution that produces its input, keeps that
-  float32 pre-activation for the backward pass, and beside it each select
-  predicate as a bit-packed mask: with ``x < 0`` as a second predicate jelu's
-  float32 ELU steps needed up to 6 % more than jax.nn's (RESULTS.md, "TPU,
-  float32": mlp-3d 153.4 MiB, cnn 155.2); with one select they need jax.nn's
-  memory (145.4, 148.2). XLA:CPU and XLA:GPU keep the three-way select. On
-  XLA:CPU one select makes CELU's float32 steps keep more (mlp-2d 192 -> 216
-  MiB, cnn-bn 384.8 -> 416.8) and gives CELU of a subnormal x as 0, where the
-  three-way select passes x through; on the H100 it needs the same memory and
-  moves more bytes (float32 mlp-3d and pre-ln 384 MiB more kernel traffic).
-  ``tests/test_values.py`` runs the TPU's select on the CPU: the same bits for
-  every other input.
-  """
-  def three_way(x):
-    return jnp.where(x > 0, positive, jnp.where(x < 0, negative(jnp.minimum(x, 0)), zero))
-
-  def one_select(x):
-    above = x > 0
-    return jnp.where(above, positive, negative(jnp.where(above, 0, x)))
-
-  return jax.lax.platform_dependent(x, tpu=one_select, default=three_way)
-
-
-def smaller_on_tpu(x: jax.Array, general: Callable[[jax.Array], jax.Array],
-                   smaller: Callable[[jax.Array], jax.Array]) -> jax.Array:
-  """``general(x)``, or on XLA:TPU ``smaller(x)``: the same function from a cheaper kernel.
-
-  XLA:TPU fuses an elementwise kernel into the matmul that reads its output, and
-  recomputes it there, only while the kernel is cheap: compiled for a TPU v5e,
-  SELU kernels of 73 operations were fused and of 74 were not
-  (``benchmarks/tpu_selu_size.py``), and CELU's kernel that divided twice was
-  not fused. A kernel it does not fuse is written by a fusion of its own and its
-  output is kept beside the pre-activation the matmul wrote. In float32
-  (RESULTS.md, "TPU, float32"):
-
-  - SELU with `scaled_linear`'s positive branch is 76 operations, and its steps
-    needed up to 16 % more than jax.nn's (mlp-3d 160.37 MiB, mixer 85.24;
-    jax.nn's 145.37 and 73.22); with `scaled_significand`, 72, they need
-    jax.nn's memory. The values are the same.
-  - CELU divides by alpha twice (the quotient and its remainder), and its steps
-    needed more than jax.nn's in the mixer (92.71 MiB, jax.nn's 91.02), pre-ln
-    (216.83 and 216.11) and after a norm (cnn-bn 176.62 and 160.62), less in
-    mlp-3d and the CNN. `celu_by_reciprocal` multiplies by
-    ``1 / alpha``, clamps the quotient (not ``x``, with which the steps after a
-    norm kept 176.62 in cnn-bn) and selects once, on a predicate of ``x``
-    alone (on the quotient's, mlp-3d kept 153.37): fused, they need less in
-    every network (mixer 73.22, pre-ln 178.05; mlp-3d 145.37 where jax.nn's
-    needs 190.37; cnn-bn 144.62, jax.nn's 160.62). Float32 only: float64 keeps
-    the general form. Rounded once within the same measured bound, but for
-    alphas that are not powers of two not always to the division's float32
-    near a tie (``benchmarks/tpu_celu_values.py``).
-
-  XLA:CPU and XLA:GPU keep the general forms, so their programs are unchanged.
-  """
-  return jax.lax.platform_dependent(x, tpu=smaller, default=general)
 
 
 def forward_output_read_on_tpu(x: jax.Array, from_input: Callable[[jax.Array], jax.Array],

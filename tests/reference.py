@@ -92,8 +92,10 @@ def accuracy_grid(dtype):
 
 def ulps(actual, expected, dtype):
   """|actual - expected| in units of the spacing of `dtype` at the rounded expected value."""
-  rounded = jnp.abs(jnp.asarray(expected, jnp.float32).astype(dtype))
-  spacing = np.asarray(jnp.nextafter(rounded, jnp.asarray(np.inf, dtype)) - rounded, np.float64)
+  # The spacing in numpy (ml_dtypes for the 16-bit types), which keeps subnormals.
+  rounded = np.abs(np.asarray(jnp.asarray(expected, jnp.float32).astype(dtype)))
+  bits = rounded.view(np.uint16 if rounded.itemsize == 2 else np.uint32)
+  spacing = (bits + 1).view(rounded.dtype).astype(np.float64) - rounded.astype(np.float64)
   err = np.abs(np.asarray(actual, np.float64) - expected)
   nonzero = expected != 0
   return np.where(nonzero, err / np.where(nonzero, spacing, 1), err)

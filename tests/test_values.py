@@ -1,8 +1,6 @@
 """Forward values against float64 numpy, jax.nn, and pinned special points."""
 
-import functools
 from typing import cast
-from unittest import mock
 
 import jax
 import jax.numpy as jnp
@@ -10,10 +8,9 @@ import numpy as np
 import pytest
 
 import jelu
-from jelu import _activations, _expm1
 
 import reference as ref
-from helpers import GRID, TheTpusBranches, call, call_jax_nn, flushes_subnormals, subnormal
+from helpers import GRID, call, call_jax_nn, flushes_subnormals
 
 
 def test_values_match_float64_reference_within_two_ulp(case):
@@ -97,10 +94,10 @@ def test_jit_and_eager_agree_bit_for_bit(name):
 
 def test_subnormals_are_treated_as_in_jax_nn():
   # XLA:CPU flushes float32 subnormals to zero in arithmetic and comparisons, so such an x
-  # takes the exactly-0 case: ELU's and SELU's alpha * x flushes to 0 with x's sign, as
-  # jax.nn's does, and the gradient is the slope at 0, alpha. XLA:GPU keeps them: x > 0
-  # selects x, and the negative branch is alpha * x (expm1(x) is x there), slope 1 and alpha.
-  # CELU's is x itself either way. Everywhere the bits are jax.nn's.
+  # takes the negative branch, whose alpha * x flushes to 0 with x's sign, as jax.nn's
+  # does, and the gradient is the slope at 0, alpha. XLA:GPU keeps them: x > 0 selects x,
+  # and the negative branch is alpha * x (expm1(x) is x there), slope 1 and alpha.
+  # Everywhere the bits are jax.nn's.
   x = jnp.asarray([1e-40, -1e-40], jnp.float32)
   flushed = flushes_subnormals()
   kept = np.asarray(x) * np.asarray([1.0, 2.0], np.float32)  # numpy keeps subnormals
@@ -110,7 +107,10 @@ def test_subnormals_are_treated_as_in_jax_nn():
     np.testing.assert_array_equal(np.signbit(ours), [False, True])
     assert (ours == 0).all() if flushed else (ours != 0).all()
   np.testing.assert_array_equal(jelu.elu(x, 2.0), [0.0, -0.0] if flushed else kept)
-  np.testing.assert_array_equal(jelu.celu(x, 2.0), x)
+  # CELU's x / alpha flushes too: zeros with x's sign, or x where subnormals are kept.
+  celu = jelu.celu(x, 2.0)
+  np.testing.assert_array_equal(np.signbit(celu), [False, True])
+  np.testing.assert_array_equal(celu, [0.0, -0.0] if flushed else x)
   g = jax.vmap(jax.grad(jelu.elu))(x, jnp.full(2, 2.0))
   g_nn = jax.vmap(jax.grad(jax.nn.elu))(x, jnp.full(2, 2.0))
   np.testing.assert_array_equal(g, [2.0, 2.0] if flushed else [1.0, 2.0])
@@ -147,68 +147,3 @@ def test_alpha_of_either_zero_gives_jax_nns_signed_zero_in_any_order():
   for alpha in (-0.0, 0.0, -0.0):
     ours, theirs = jelu.elu(x, alpha), jax.nn.elu(x, alpha)
     np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs), err_msg=str(alpha))
-
-
-def test_the_tpus_program_is_the_same_function(case):
-  # jelu._xla.signs_selected: XLA:TPU gets one select on x > 0 where the others get three
-  # ways, and jelu._xla.smaller_on_tpu: SELU's positive branch from x's significand and CELU
-  # with its quotient taken by 1 / alpha and one select on x. Run here on the CPU with the TPU's
-  # branches taken, in a trace of its own: the same bits for every float32 high half with
-  # the low halves 0 and 0x8001 (NaN, infinities, both zeros, subnormals) and the grid, and
-  # the analytic slope. The cases' alphas are powers of two, whose reciprocal is exact; for
-  # other alphas CELU's quotient rounds otherwise, and tests/test_accuracy.py holds the TPU's
-  # CELU to the same bound. Subnormal inputs give what the three-way select gives on XLA:CPU
-  # (CELU's, selected on x, pass through; how a TPU treats them is not run here); where the
-  # backend keeps subnormals (XLA:GPU), SELU's positive branch from x's significand gives +0
-  # for them instead, as a TPU, which flushes them, does.
-  name, alpha = case
-  a = jnp.asarray(ref.SELU_SCALE * ref.SELU_ALPHA if alpha is None else alpha, jnp.float32)
-  high = np.arange(2**16, dtype=np.uint32) << 16
-  bits = np.concatenate([high, high | 0x8001]).view(np.float32)
-  x = np.concatenate([bits, GRID])
-  primal = functools.partial(_activations._primal, kind=name)
-  three_way = jax.jit(primal)(jnp.asarray(x), a)
-  tpu = TheTpusBranches()
-  with mock.patch.object(jax.lax, "platform_dependent", tpu):
-    one_select = jax.jit(lambda v, a: primal(v, a))(jnp.asarray(x), a)
-    slope = jax.jit(jax.vmap(jax.grad(primal), (0, None)))(jnp.asarray(GRID), a)
-  assert tpu.taken >= 2  # the patch was consulted, the select's TPU branch taken in each trace
-  one_select, three_way = np.asarray(one_select), np.asarray(three_way)
-  nan = np.isnan(three_way)
-  np.testing.assert_array_equal(np.isnan(one_select), nan)
-  # SELU's positive branch from the significand gives +0 for subnormal x where the backend
-  # keeps them.
-  flushed = ~nan & subnormal(x) & (name == "selu") & (x > 0) & (not flushes_subnormals())
-  compared = ~nan & ~flushed
-  np.testing.assert_array_equal(one_select.view(np.uint32)[compared],
-                                three_way.view(np.uint32)[compared])
-  np.testing.assert_array_equal(one_select.view(np.uint32)[flushed], 0)
-  expected = ref.DERIVS[name](GRID, 1.0 if alpha is None else alpha)
-  np.testing.assert_allclose(slope, expected, rtol=2e-7, atol=4e-7)
-
-
-def test_the_tpus_selu_scaling_is_scaled_linears_bit_for_bit():
-  # jelu._expm1.scaled_significand, SELU's positive branch on XLA:TPU: lambda * x from x's
-  # significand. For 1,044,480 positive float32 (every high half below NaN's, 32 random low
-  # halves each), the largest and +inf, the same bits as scaled_linear's, which XLA:CPU and
-  # XLA:GPU get. Subnormal x give 0 (as on a TPU, which flushes them), and scaled_linear's
-  # too where the backend flushes them (XLA:CPU); XLA:GPU keeps its product. Every positive
-  # float32 gives the same bits on this CPU too, which takes half a minute. (NaN is not > 0:
-  # the activation never selects this branch for it.)
-  rng = np.random.default_rng(0)
-  high = np.arange(1, 0x7F80, dtype=np.uint32) << 16
-  low = rng.integers(0, 2**16, (high.size, 32), dtype=np.uint32)
-  bits = np.concatenate([(high[:, None] | low).ravel(), [0x7F7FFFFF, 0x7F800000]])
-  x = jnp.asarray(bits.astype(np.uint32).view(np.float32))
-  ours = jax.jit(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))(x)
-  general = jax.jit(lambda v: _expm1.scaled_linear(v, ref.SELU_SCALE))(x)
-  ours_bits, general_bits = np.asarray(ours).view(np.uint32), np.asarray(general).view(np.uint32)
-  compared = ~subnormal(x) | flushes_subnormals()
-  np.testing.assert_array_equal(ours_bits[compared], general_bits[compared])
-  np.testing.assert_array_equal(ours_bits[subnormal(x)], 0)
-  assert ours[0] == 0 and np.isinf(ours[-2]) and np.isinf(ours[-1])  # a subnormal, max, +inf
-  np.testing.assert_array_equal(
-      jax.jit(jax.vmap(jax.grad(lambda v: _expm1.scaled_significand(v, ref.SELU_SCALE))))(
-          jnp.asarray([1e-30, 0.5, 3.0, 1e30], jnp.float32)),
-      np.full(4, np.float32(ref.SELU_SCALE)))
-
