@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import pathlib
 import re
 import sys
@@ -53,14 +54,7 @@ _HLO_KERNEL = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (.+?) (fusion|custom-cal
 
 def _program(f, alpha, mode: str):
   call = (lambda x: f(x)) if alpha is None else (lambda x: f(x, alpha))
-  if mode == "fwd":
-    return jax.jit(call)
-
-  def fwd_bwd(x, g):
-    y, pullback = jax.vjp(call, x)
-    return y, pullback(g)[0]
-
-  return jax.jit(fwd_bwd)
+  return jax.jit(call) if mode == "fwd" else backends.run._fwd_bwd(call)
 
 
 def _bodies(ptx: str) -> dict[str, list[str]]:
@@ -79,10 +73,8 @@ def _array_kernels(hlo: str) -> set[str]:
   """Names of the kernels whose output holds at least N elements."""
   names = set()
   for name, shape, _ in _HLO_KERNEL.findall(hlo):
-    sizes = [1] * len(re.findall(r"\[", shape))
-    for i, dims in enumerate(re.findall(r"\[([\d,]*)\]", shape)):
-      for d in filter(None, dims.split(",")):
-        sizes[i] *= int(d)
+    sizes = [math.prod(int(d) for d in filter(None, dims.split(",")))
+             for _, dims in backends._ARRAY.findall(shape)]
     if sizes and max(sizes) >= N:
       names.add(name)
   return names

@@ -48,7 +48,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
@@ -62,7 +61,7 @@ from jelu._checks import (
     is_concrete_array,
 )
 from jelu._compat import convert_element_type
-from jelu._expm1 import T_MIN, expm1_neg, scaled_expm1
+from jelu._expm1 import elu_family_float32, expm1_neg
 from jelu._xla import (
     forward_output_read_on_tpu,
     fused_sum_summand,
@@ -81,10 +80,6 @@ SELU_SCALE = 1.0507009873554804934193349852946
 _SCALE = {"elu": 1.0, "selu": SELU_SCALE, "celu": 1.0}
 # The saturation magnitude ``a`` of each kind at its default alpha.
 _DEFAULT_SATURATION = {"elu": 1.0, "selu": SELU_SCALE * SELU_ALPHA, "celu": 1.0}
-
-# lambda = _SELU_SCALE_HI + _SELU_SCALE_LO, the high part float32 lambda (the low part < 0).
-_SELU_SCALE_HI = float(np.float32(SELU_SCALE))
-_SELU_SCALE_LO = SELU_SCALE - _SELU_SCALE_HI
 
 _SIXTEEN_BIT = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
@@ -122,31 +117,17 @@ def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
 
 
 def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
-  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype.
-
-  One select on ``x > 0``: the negative branch gives ``a * x`` for tiny ``x`` and ``-0``
-  for ``-0``, and its derivative at 0 is the negative branch's, as jax.nn's ELU and SELU
-  (``jax.hessian`` differentiates this primal).
-  """
+  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype."""
   compute_dtype = _compute_dtype(x.dtype)
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
+  if compute_dtype == jnp.float32:
+    return elu_family_float32(xw, aw, kind, _SCALE[kind], for_16_bits=x.dtype in _SIXTEEN_BIT)
+  # float64, where XLA's expm1 is accurate; one select, as elu_family_float32.
   positive = xw > 0
   t = jnp.where(positive, 0.0, xw)
-  if compute_dtype != jnp.float32:  # float64: XLA's expm1 is accurate there
-    negative = aw * jnp.expm1(t / aw if kind == "celu" else t)
-  else:
-    t = jnp.maximum(t / aw if kind == "celu" else t, T_MIN)
-    negative = scaled_expm1(t, aw, for_16_bits=x.dtype in _SIXTEEN_BIT)
-  if kind != "selu":
-    return jnp.where(positive, xw, negative)
-  if x.dtype in _SIXTEEN_BIT:
-    return jnp.where(positive, SELU_SCALE * xw, negative)
-  # lambda in two float32 parts: where XLA contracts the first product into a multiply-add
-  # (XLA:CPU) the value is rounded once; float32(lambda) * x alone is off by up to 1.06 ulp.
-  # The minimum keeps lambda * inf from being inf - inf.
-  low = jnp.minimum(xw, np.finfo(np.float32).max) * _SELU_SCALE_LO
-  return jnp.where(positive, xw * _SELU_SCALE_HI + low, negative)
+  negative = aw * jnp.expm1(t / aw if kind == "celu" else t)
+  return jnp.where(positive, _SCALE[kind] * xw if kind == "selu" else xw, negative)
 
 
 def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:

@@ -1,13 +1,12 @@
-"""``a * expm1(t)`` for ``t <= 0`` in float32, small enough to run at a GPU's copy speed.
+"""ELU, SELU and CELU in float32, small enough to run at a GPU's copy speed.
 
-The negative branch of every activation here. ``t = k ln 2 + r`` with ``|r| <= ln 2 / 2``
-(``ln 2`` split so that ``t - k * _LN2_HI`` is exact), ``expm1(r) = r + r**2 P(r)`` with
-``P`` a degree-5 fit, and::
+The negative branch of every activation is ``a * expm1(t)`` for ``t <= 0``: ``t = k ln 2 +
+r`` with ``|r| <= ln 2 / 2``, ``expm1(r) = r + r**2 P(r)`` with ``P`` a degree-5 fit, and::
 
     a * expm1(t) = a 2**k (r + r**2 P(r)) - a (1 - 2**k)
 
-where ``A = a 2**k`` is exact and ``D = a - A`` is taken with its rounding error, so that
-only the small terms and the last sum are rounded. ``2**k`` comes from the bits of
+where ``a 2**k`` is exact and the offset ``a (1 - 2**k)`` is taken with its rounding
+error, so that only the small terms and the last sum are rounded. ``2**k`` comes from the bits of
 ``k + 2**23 + 127`` shifted into the exponent field: no float-to-integer conversion, which
 XLA lowers with saturation and NaN checks. About 30 operations an element, all plain jnp:
 jit, vmap and every differentiation transform see through them.
@@ -15,8 +14,8 @@ jit, vmap and every differentiation transform see through them.
 Where XLA contracts a product and a sum into a multiply-add (XLA:CPU on x86-64 with FMA),
 the value is within 1 ulp of the float64 truth at every alpha measured; where it does not
 (XLA:GPU's fusions: ``mul.rn`` and ``add.rn`` in the PTX), within 1 ulp for alpha 1 and
-2 ulp for others (docs/accuracy.md; ``benchmarks/accuracy.py`` runs this module's code on
-numpy float32, which has no multiply-add, to measure the second).
+2 ulp for others (docs/accuracy.md; tests/test_accuracy.py runs this module's code on numpy
+float32, which has no multiply-add, to measure the second).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ _INV_LN2 = 1.4426950216293335
 _EXPONENT_BIAS = 2.0**23 + 127
 _BIASED_ZERO = 0x4B00007F  # the bits of _EXPONENT_BIAS
 # P(r) ~ (expm1(r) - r) / r**2 on |r| <= ln 2 / 2, float32 coefficients of a least-squares
-# fit weighted by |r| (benchmarks/accuracy.py --fit prints them); lowest order first.
+# fit weighted by |r| (`python -m benchmarks.accuracy --fit`); lowest order first.
 _P = (0.5, 0.1666666716337204, 0.04166635125875473, 0.008333288133144379,
       0.0013941118959337473, 0.00019905211229342967)
 # The same fit of degree 4 (relative error below 2**-21), for results rounded to 16 bits.
@@ -93,3 +92,29 @@ def expm1_neg(t: jax.Array) -> jax.Array:
   if t.dtype != jnp.float32:
     return jnp.expm1(t)
   return jnp.where(t > T_MIN, scaled_expm1(jnp.maximum(t, T_MIN), 1.0), -1.0)
+
+
+def elu_family_float32(x, a, kind: str, scale: float, *, for_16_bits: bool = False):
+  """ELU, SELU or CELU of float32 ``x`` with saturation ``a``, by one select on ``x > 0``.
+
+  ``scale`` is the positive branch's slope (SELU's lambda, else 1). The negative branch
+  gives ``-0`` for ``-0``, ``a * x`` for tiny ``x`` and NaN for NaN, so no other select is
+  needed, and its derivative at 0 is the negative branch's, as jax.nn's ELU and SELU
+  (``jax.hessian`` differentiates this primal). ``x`` and ``a`` are jax arrays, or numpy
+  float32 arrays for the GPU's arithmetic (`scaled_expm1`).
+  """
+  xp = np if isinstance(x, np.ndarray) else jnp
+  positive = x > 0
+  t = xp.where(positive, np.float32(0), x)
+  t = xp.maximum(t / a if kind == "celu" else t, np.float32(T_MIN))
+  negative = scaled_expm1(t, a, for_16_bits=for_16_bits)
+  if scale == 1.0:
+    return xp.where(positive, x, negative)
+  if for_16_bits:
+    return xp.where(positive, scale * x, negative)
+  # scale in two float32 parts: where XLA contracts the first product into a multiply-add
+  # (XLA:CPU) the value is rounded once; float32(lambda) * x alone is off by up to 1.06
+  # ulp. The minimum keeps scale * inf from being inf - inf (the low part may be < 0).
+  high = float(np.float32(scale))
+  low = xp.minimum(x, np.finfo(np.float32).max) * (scale - high)
+  return xp.where(positive, x * high + low, negative)

@@ -2,6 +2,7 @@
 the jax release under test."""
 
 import contextlib
+import importlib.util
 import io
 import pathlib
 import re
@@ -103,3 +104,17 @@ class TheTpusBranches:
     del others
     self.taken += tpu is not None
     return (tpu or default)(*args)
+
+
+def load_benchmark(name: str):
+  """benchmarks/<name>.py as the module ``name``, as its siblings import one another (once)."""
+  if name in sys.modules:
+    return sys.modules[name]
+  path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+  spec = importlib.util.spec_from_file_location(name, path)
+  assert spec is not None and spec.loader is not None
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module  # flax's dataclasses look their module up there
+  spec.loader.exec_module(module)
+  return module
+

@@ -49,12 +49,7 @@ def _without_multiply_adds(name, x, alpha):
   """The float32 forward as XLA:GPU's fusions compute it (``mul.rn``, ``add.rn``: no
   contraction), by running jelu's kernel on numpy float32, which has no multiply-add."""
   a = np.float32(ref.SELU_SCALE * ref.SELU_ALPHA if name == "selu" else alpha)
-  t = np.where(x > 0, np.float32(0), x)
-  t = np.maximum(t / a if name == "celu" else t, np.float32(_expm1.T_MIN))
-  with np.errstate(over="ignore", invalid="ignore"):
-    negative = _expm1.scaled_expm1(t, a)
-  positive = x * np.float32(ref.SELU_SCALE) if name == "selu" else x
-  return np.where(x > 0, positive, negative)
+  return _expm1.elu_family_float32(x, a, name, ref.SELU_SCALE if name == "selu" else 1.0)
 
 
 @pytest.mark.parametrize("name", ["elu", "selu", "celu"])
@@ -117,3 +112,4 @@ def test_derivatives_within_one_ulp_of_one(case, dtype):
   expected = ref.DERIVS[name](np.asarray(x, np.float64), 1.0 if alpha is None else alpha)
   err = np.abs(np.asarray(g, np.float64) - expected) / float(jnp.finfo(dtype).eps)
   assert err.max() <= 1.0
+

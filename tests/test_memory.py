@@ -13,23 +13,16 @@ is a strict xfail there with the measured numbers, so the day it holds the suite
 """
 
 import functools
-import importlib.util
-import pathlib
-import sys
 
 import jax
 import pytest
 
 import jelu
 
+import helpers
 from helpers import JAX_RELEASE, fails_where
 
-_PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "architectures.py"
-_SPEC = importlib.util.spec_from_file_location("architectures", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-architectures = importlib.util.module_from_spec(_SPEC)
-sys.modules["architectures"] = architectures  # flax's dataclasses look their module up there
-_SPEC.loader.exec_module(architectures)
+architectures = helpers.load_benchmark("architectures")
 
 ARCHS = architectures.architectures(scale=4)
 # The CNNs ending in a classifier's head (mean pool and Dense) instead of the loss.

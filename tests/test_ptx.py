@@ -8,20 +8,13 @@ count, within 10 % and 2 instructions, in every cell: ELU at two alphas, SELU an
 float32 and bfloat16.
 """
 
-import importlib.util
-import pathlib
-import sys
-
 import pytest
+
+import helpers
 
 pytest.importorskip("jax_plugins.xla_cuda12", reason="make test-backends installs the plugin")
 
-_PATH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "ptx.py"
-_SPEC = importlib.util.spec_from_file_location("ptx", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-ptx = importlib.util.module_from_spec(_SPEC)
-sys.modules["ptx"] = ptx
-_SPEC.loader.exec_module(ptx)
+ptx = helpers.load_benchmark("ptx")
 
 
 @pytest.fixture(scope="module")
