@@ -100,7 +100,11 @@ def rounded(v: jax.Array, dtype: jnp.dtype) -> jax.Array:
   dtype = jnp.dtype(dtype)
   if dtype.itemsize > 2:
     return v.astype(dtype)
-  gpu = functools.partial(narrowed_opaquely, dtype=dtype)
+  # dtype positionally: custom_jvp's nondiff_argnums counts positions, and a keyword one
+  # fails jax_enable_checks' assertions.
+  def gpu(v):
+    return narrowed_opaquely(v, dtype)
+
   return jax.lax.platform_dependent(v, cuda=gpu, rocm=gpu, default=lambda v: v.astype(dtype))
 
 
