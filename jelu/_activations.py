@@ -348,9 +348,10 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
-      less than the default after a norm (README). benchmarks/RESULTS.md
-      measures both.
+      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
+      rounded to its saturation (``x`` below about -17 in float32, -6 in
+      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
+      where gradients at strongly negative inputs matter (docs: Accuracy).
 
   Returns:
     An array of ``x``'s shape.
@@ -402,9 +403,10 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
-      less than the default after a norm (README). benchmarks/RESULTS.md
-      measures both.
+      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
+      rounded to its saturation (``x`` below about -17 in float32, -6 in
+      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
+      where gradients at strongly negative inputs matter (docs: Accuracy).
 
   Returns:
     An array of ``x``'s shape.
@@ -453,9 +455,10 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
       which a following Dense or Conv layer keeps anyway; or ``"input"``,
       ``x``, from which the slope is recomputed with one ``exp``, free after
       a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). Compiled for a TPU v5e in bfloat16 too, ``"input"`` needs
-      less than the default after a norm (README). benchmarks/RESULTS.md
-      measures both.
+      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
+      rounded to its saturation (``x`` below about -17 in float32, -6 in
+      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
+      where gradients at strongly negative inputs matter (docs: Accuracy).
 
   Returns:
     An array of ``x``'s shape.
