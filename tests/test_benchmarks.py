@@ -121,3 +121,11 @@ def test_the_gpu_benchmark_measures_on_the_device_it_has_and_writes_its_part(tmp
   assert "<!-- gpu:begin -->" in text and "<!-- gpu:end -->" in text
   assert re.search(r"\| cnn-bn \| [\d.]+, [\d.]+ \| [\d.]+ / [\d.]+ \|", text), text
   assert "| jelu.elu fwd+bwd | float32 | 2^10 |" in text
+
+
+def test_the_headline_table_is_the_readmes(capsys):
+  # benchmarks/headline.py makes the README's table from backends.json and gpu.json.
+  helpers.load_benchmark("headline").main()
+  table = capsys.readouterr().out.strip()
+  assert table.count("\n") == 9  # header, rule, CPU, H100, TPU and the GPU run, 2 dtypes each
+  assert table in (ROOT / "README.md").read_text()

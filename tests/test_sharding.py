@@ -84,7 +84,10 @@ def test_per_channel_alpha_sharded_over_model(mesh, x):
   alpha = jax.device_put(alpha_host, NamedSharding(mesh, P("model")))
   y = jax.jit(jelu.elu)(x, alpha)
   assert y.sharding.spec == SPEC
-  np.testing.assert_array_equal(y, jelu.elu(jnp.asarray(X_HOST), alpha_host))
+  # Within an ulp, not bit for bit: XLA:CPU's LLVM contracts the kernel's products into
+  # multiply-adds as it chooses, and the partitioned program may be contracted otherwise
+  # (jax 0.12: 2 of 128 values differ in the last bit).
+  np.testing.assert_array_max_ulp(y, jelu.elu(jnp.asarray(X_HOST), alpha_host), maxulp=1)
   grad_alpha = jax.jit(jax.grad(weighted_elu_loss, argnums=1))(x, alpha)
   expected = jax.grad(weighted_elu_loss, argnums=1)(jnp.asarray(X_HOST), jnp.asarray(alpha_host))
   np.testing.assert_allclose(grad_alpha, expected, rtol=0, atol=1e-5)
