@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -122,7 +123,9 @@ def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
   if compute_dtype == jnp.float32:
-    return elu_family_float32(xw, aw, kind, _SCALE[kind], for_16_bits=x.dtype in _SIXTEEN_BIT)
+    # A jax array in, a jax array out (the kernel also takes numpy arrays, for the tests).
+    return cast(jax.Array, elu_family_float32(xw, aw, kind, _SCALE[kind],
+                                              for_16_bits=x.dtype in _SIXTEEN_BIT))
   # float64, where XLA's expm1 is accurate; one select, as elu_family_float32.
   positive = xw > 0
   t = jnp.where(positive, 0.0, xw)
