@@ -131,7 +131,7 @@ def kept_apart_on_tpu(y: jax.Array) -> jax.Array:
   and 80.4; mixer 44.8 and 52.8). After a norm it costs an array per layer:
   without it XLA:TPU fuses the activation into the convolutions that read it
   and recomputes it there, as it does jax.nn's (cnn-bn 129.3 MiB with it, 97.3
-  without, jax.nn's 81.3; ``benchmarks/tpu_fusion.py``); the networks after
+  without, jax.nn's 81.3); the networks after
   Dense layers decide. On XLA:GPU the same barrier made every ``y`` a kernel
   output that nothing could fuse (7 % more kernel traffic than jax.nn in the
   CNN), and XLA:CPU expands barriers away, so only the TPU gets it. Wider
@@ -160,10 +160,10 @@ def forward_output_read_on_tpu(x: jax.Array, from_input: Callable[[jax.Array], j
   keeps it; so does a classifier head's mean pool with the last activation's
   (cnn-bn with the head 113.4 MiB; the default 129.4, jax.nn's 81.3; reading
   the rounded 16-bit ``y`` instead would need 97.4 there but 137.7 in pre-ln,
-  and lose precision). What is left above jax.nn's there is the kernel's cost: with
-  XLA's own ``expm1`` times alpha as the negative branch, ``"input"`` needs jax.nn's
-  memory in every network, the head's too, and with 4 multiply-adds more per element it
-  does not (``benchmarks/tpu_fusion.py``); jelu's once-rounded kernel keeps its values.
+  and lose precision). What was left above jax.nn's there was the kernel's cost: with
+  XLA's own ``expm1`` times alpha as the negative branch, ``"input"`` needed jax.nn's
+  memory in every network, the head's too. These figures are the kernel's before the
+  current one (63 operations); ``make bench-backends-tpu`` measures them anew.
   The slope is jax.nn's arithmetic, ``alpha * (expm1(x) + 1)``,
   from a float32 ``y``, where the general form takes ``alpha * exp(x)``:
   both within one rounding of the 16-bit ``dx``, but below 2**-24 the first

@@ -39,10 +39,9 @@ TARGET_DTYPES = [("h100", "float32"), ("h100", "bfloat16"), ("cpu", "bfloat16")]
 # (float32 cnn: jelu 44.65 MiB, jax.nn 38.22, where at full width both need 148.2), and each
 # CNN step takes 15-25 s to compile here. The Dense networks compile in seconds and keep the
 # full widths' relations, but for the bfloat16 mixer (packing, in XFAIL): the TPU's cells are
-# those. Without the TPU's single select (jelu._xla.signs_selected) float32 mlp-3d, pre-ln
-# and mixer need more than jax.nn here too, without its cheaper SELU kernel (smaller_on_tpu)
-# float32 SELU there (mlp-3d 10.37 MiB, jax.nn's 9.43), and without its barrier
-# (kept_apart_on_tpu) bfloat16 mlp-3d and pre-ln need more than ReLU.
+# those. The kernel of about 30 operations (jelu._expm1) keeps them without the TPU-only
+# single select and SELU and CELU kernels that the one before needed; without its barrier
+# (kept_apart_on_tpu) bfloat16 mlp-3d and pre-ln needed more than ReLU (that kernel's).
 TPU_DTYPES = [("tpu-v5e", "float32"), ("tpu-v5e", "bfloat16")]
 TPU_ARCHS = ("mlp-2d", "mlp-3d", "pre-ln", "mixer")
 _NO_LIBTPU = pytest.mark.skipif(importlib.util.find_spec("libtpu") is None,
