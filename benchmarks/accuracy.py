@@ -109,10 +109,9 @@ def _backward_errors(dtype) -> dict[str, dict[str, np.ndarray]]:
   x = jnp.asarray(-np.geomspace(30, 1e-3, 20_001), dtype)
   x64 = np.asarray(x, np.float64)
   true = {"dx": np.exp(x64), "dalpha": np.expm1(x64)}
-  one = jnp.asarray(1.0, jnp.float32)
-  # alpha=1.0, a python number: a constant of jelu's program, so that the default keeps y.
-  # (An array alpha is an argument of the program, and jax differentiates through it as if it
-  # were perturbed: jelu then keeps x.) d(alpha) takes an array alpha, differentiated.
+  # d(alpha) takes an array alpha of x's dtype (a flax module casts its float32 param so); a
+  # float32 alpha would promote a bfloat16 x, as jax.nn's does, and compute in float32.
+  one = jnp.asarray(1.0, dtype)
   calls = {"jelu": lambda v, a=1.0: jelu.elu(v, a),
            'jelu residual="input"': lambda v, a=1.0: jelu.elu(v, a, residual="input"),
            "jax.nn": lambda v, a=1.0: jax.nn.elu(v, a)}
