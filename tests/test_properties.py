@@ -59,10 +59,12 @@ def test_scaled_identity_for_positive_x(x, alpha, name):
   pos = x > 0
   if scale == 1.0:
     np.testing.assert_array_equal(y[pos], x[pos])
-  else:  # SELU: lambda * x rounded once, not float32(lambda) * x rounded again
+  else:  # SELU: lambda * x rounded once, not float32(lambda) * x rounded again, but below
+    # 2**-101, where XLA:CPU flushes the low part's product (within 1.1 ulp there).
     expected = scale * x[pos].astype(np.float64)
     ulp = np.spacing(np.abs(expected.astype(np.float32))).astype(np.float64)
-    assert np.all(np.abs(y[pos] - expected) <= 0.501 * ulp)
+    bound = np.where(x[pos] < 2.0**-101, 1.1, 0.501)
+    assert np.all(np.abs(y[pos] - expected) <= bound * ulp)
 
 
 @PROPERTIES
@@ -86,14 +88,18 @@ def test_gradient_equals_the_analytic_derivative(x, alpha, name):
 
 @PROPERTIES
 @given(arrays, alphas, names)
-def test_jit_vmap_and_eager_agree_bit_for_bit(x, alpha, name):
+def test_jit_vmap_and_eager_agree_within_an_ulp(x, alpha, name):
+  # Not bit for bit: XLA:CPU's LLVM contracts the kernel's products into multiply-adds as it
+  # chooses for each program, and a vmapped or jitted program may be contracted otherwise (jax
+  # 0.9.0, ELU at alpha 3 of -1/3: -0.85040605 vmapped, -0.85040611 eager, either side of
+  # the truth). Under jit a python-float alpha is a compile-time constant; jelu hides it
+  # from XLA's simplifier, so no other rewrite changes the values.
   f, _, _ = activation(name, alpha)
   x = jnp.asarray(x)
   eager = np.asarray(f(x))
-  np.testing.assert_array_equal(np.asarray(jax.vmap(f)(x.reshape(8, 8))).ravel(), eager)
-  # Under jit a python-float alpha is a compile-time constant; jelu hides it
-  # from XLA's simplifier, so the bits do not change.
-  np.testing.assert_array_equal(np.asarray(jax.jit(f)(x)), eager)
+  vmapped = np.asarray(jax.vmap(f)(x.reshape(8, 8))).ravel()
+  np.testing.assert_array_max_ulp(vmapped, eager, maxulp=1)
+  np.testing.assert_array_max_ulp(np.asarray(jax.jit(f)(x)), eager, maxulp=1)
 
 
 @PROPERTIES
