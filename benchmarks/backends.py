@@ -159,11 +159,6 @@ def compiled_step(target: str, dtype: str, arch, act_name: str):
   return step_and_args(target, dtype, arch, act_name)[0]
 
 
-# jelu with names of jelu._activations replaced while in effect (cpu_measures.py takes it
-# from here).
-swapped = run.swapped
-
-
 def measure(target: str, dtype: str, arch_name: str, act_name: str, scale: int = 1,
             head: bool = False) -> dict:
   """One cell: the step of ``arch_name`` around ``act_name`` compiled for ``target``."""

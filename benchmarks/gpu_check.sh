@@ -10,7 +10,6 @@
 #     BENCH_S=0 bash benchmarks/gpu_check.sh       # without gpu.py
 #     MP_SIZES=1024x512x4 bash benchmarks/gpu_check.sh   # mixed_precision.py's --sizes
 #                                                  # (default: RESULTS.md's seven sizes)
-#     MP_GROUPS="8 32" bash benchmarks/gpu_check.sh   # also with --alpha-sum-groups 8, 32
 #
 # Left out of the suite on the GPU: test_backends (compiles for an H100 and a TPU from the CPU
 # with plugins pinned to jax 0.10.2), test_benchmarks and test_examples (CPU scripts, minutes),
@@ -36,12 +35,6 @@ sizes=${MP_SIZES:-64x128x4,256x256x4,512x512x4,1024x512x4,1024x1024x4,4096x512x4
 timeout "${MP_S:-120}" $py benchmarks/mixed_precision.py --json "$out/mixed_precision.json" \
   --sizes "$sizes" > "$out/mixed_precision.log" 2>&1
 echo "mixed_precision.py exit $?"; cat "$out/mixed_precision.log"
-# The per-channel alpha's two-stage sum, measured and not used (RESULTS.md), for each K of MP_GROUPS.
-for k in ${MP_GROUPS:-}; do
-  timeout "${MP_S:-120}" $py benchmarks/mixed_precision.py --json "$out/mixed_precision-sum$k.json" \
-    --sizes "$sizes" --alpha-sum-groups "$k" > "$out/mixed_precision-sum$k.log" 2>&1
-  echo "mixed_precision.py --alpha-sum-groups $k exit $?"; cat "$out/mixed_precision-sum$k.log"
-done
 
 # The suite turns warnings into errors; a warning at import on this machine would fail every
 # test, so it is recorded and the suite then runs with warnings shown instead.

@@ -10,24 +10,18 @@ alpha). Prints XLA's temp memory for each, and jelu's over jax.nn's with the sam
 shape, and writes ``benchmarks/mixed_precision.json``. Compiles for the backend jax has, or
 with ``--target`` for one of ``benchmarks/backends.py``'s (``h100``, the described H100, also
 records the kernels' bytes read and written; ``tpu-v5e``), writing
-``benchmarks/mixed_precision-<target>.json``. With ``--alpha-sum-groups K`` jelu's
-per-channel alpha gradient is summed over the batch in two stages, ``K`` partial sums first
-(`grouped_sum`): an alternative RESULTS.md measures and jelu does not use; those rows go to
-``out/``. Compiles only; asserts nothing.
+``benchmarks/mixed_precision-<target>.json``. Compiles only; asserts nothing.
 
     python benchmarks/mixed_precision.py                        # batch 2048, width 1024
     python benchmarks/mixed_precision.py --batch 64 --width 128
     # sizes as BATCHxWIDTHxDEPTH, in make bench-backends' venv (jax's CUDA plugin):
     JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/mixed_precision.py --target h100 \
         --sizes 1024x512x4,2048x1024x8
-    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/mixed_precision.py --target h100 \
-        --sizes 1024x512x4 --alpha-sum-groups 32
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import pathlib
@@ -38,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 import jelu
-import jelu._activations
+import jelu._xla
 from jelu import linen as jnn
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -98,7 +92,7 @@ class MLP(nn.Module):
 
 @functools.cache
 def _run():
-  """benchmarks/run.py, loaded once (its `swapped` and `load_sibling`)."""
+  """benchmarks/run.py, loaded once (its `load_sibling`)."""
   sys.path.insert(0, str(HERE))
   import run
 
@@ -131,23 +125,6 @@ def compiled_step(make_activation, batch: int, width: int, depth: int = DEPTH,
   if target is None:
     return step.lower(params, x, labels).compile()
   return _backends().compile_step(step, (params, x, labels), target)
-
-
-def grouped_sum(groups: int):
-  """``jelu._activations._unbroadcast`` that sums a ``[batch, features]`` summand into
-  ``[features]`` in two stages: ``groups`` partial sums of ``batch / groups`` rows each, behind an
-  ``optimization_barrier`` (XLA merges a sum of sums into one otherwise), then their sum. Other
-  shapes, and a batch that ``groups`` does not divide into several rows each, get the plain sum.
-  Used through ``run.swapped(_unbroadcast=grouped_sum(groups))``."""
-  plain = jelu._activations._unbroadcast
-
-  def unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    if t.ndim != 2 or len(shape) != 1 or t.shape[0] % groups or t.shape[0] == groups:
-      return plain(t, shape)
-    partial = jnp.sum(t.reshape(groups, t.shape[0] // groups, t.shape[1]), axis=1)
-    return jnp.sum(jax.lax.optimization_barrier(partial), axis=0)
-
-  return unbroadcast
 
 
 def temp_bytes(make_activation, batch: int, width: int, depth: int = DEPTH,
@@ -189,30 +166,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       help="BATCHxWIDTHxDEPTH,...: several sizes in place of the three above")
   parser.add_argument("--target", help="compile for one of benchmarks/backends.py's targets "
                       "(cpu, h100, tpu-v5e) instead of the backend jax has")
-  parser.add_argument("--alpha-sum-groups", type=int, metavar="K",
-                      help="sum jelu's per-channel alpha gradient in two stages, K partial sums "
-                      "first (an alternative jelu does not use)")
   parser.add_argument("--json", help="default: benchmarks/mixed_precision.json, with --target "
-                      "benchmarks/mixed_precision-<target>.json, with --alpha-sum-groups "
-                      "out/mixed_precision-<target or backend>-sum<K>.json")
+                      "benchmarks/mixed_precision-<target>.json")
+  parser.add_argument("--disable", nargs="+", default=[], choices=jelu._xla.MEASURES,
+                      help="compile without these measures of jelu._xla (docs/design.md); "
+                      "the rows then go to out/ unless --json says otherwise")
   args = parser.parse_args(argv)
-  groups = args.alpha_sum_groups
-  if groups is not None and groups < 2:
-    parser.error("--alpha-sum-groups takes an integer K >= 2")
   sizes = args.sizes or [(args.batch, args.width, args.depth)]
-  with (_run().swapped(_unbroadcast=grouped_sum(groups)) if groups
-        else contextlib.nullcontext()):
+  with jelu._xla.disabled(*args.disable):
     rows = [_row(name, batch, width, depth, args.target)
             for batch, width, depth in sizes for name in ACTIVATIONS]
-  if groups:
-    for row in rows:
-      row["alpha_sum_groups"] = groups
+  for row in rows:
+    row["disabled"] = args.disable
   for batch, width, depth in sizes:
     here = {r["activation"]: r for r in rows
             if (r["batch"], r["width"], r["depth"]) == (batch, width, depth)}
     print(f"bfloat16 step, {depth} x Dense({width}) at batch {batch}, jax {jax.__version__}, "
           f"compiled for {rows[0]['device']}"
-          + (f"; jelu's per-channel alpha gradient summed in {groups} groups" if groups else ""))
+          + (f", without {', '.join(args.disable)}" if args.disable else ""))
     print(f"| {'activation':<50} | temp MiB | over jax.nn | kernel bytes over jax.nn |")
     print(f"|{'-' * 52}|----------|-------------|--------------------------|")
     for name, row in here.items():
@@ -222,9 +193,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if "kernel_bytes" in row:
           traffic = f"{row['kernel_bytes'] / here[AGAINST[name]]['kernel_bytes']:.3f}"
       print(f"| {name:<50} | {row['temp_bytes'] / 2**20:8.1f} | {over:>11} | {traffic:>24} |")
-  if groups:
-    target = args.target or jax.default_backend()
-    default = HERE.parent / "out" / f"mixed_precision-{target}-sum{groups}.json"
+  if args.disable:
+    default = HERE.parent / "out" / f"mixed_precision-without-{'-'.join(args.disable)}.json"
     default.parent.mkdir(exist_ok=True)
   elif args.target:
     default = HERE / f"mixed_precision-{args.target}.json"

@@ -12,7 +12,6 @@ analysis around it is kept). Asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import importlib.util
 import json
@@ -23,14 +22,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jelu
-import jelu._activations
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -45,21 +42,6 @@ def load_sibling(name: str):
   sys.modules[name] = module  # flax's dataclasses look their module up there
   spec.loader.exec_module(module)
   return module
-
-
-@contextlib.contextmanager
-def swapped(**names):
-  """jelu with these names of ``jelu._activations`` replaced (a measure left out, another
-  kernel) while in effect. jax's caches are cleared on the way in and out: jelu's functions
-  are jitted, and a trace of one variant would otherwise serve another."""
-  with contextlib.ExitStack() as stack:
-    for name, value in names.items():
-      stack.enter_context(mock.patch.object(jelu._activations, name, value))
-    jax.clear_caches()
-    try:
-      yield
-    finally:
-      jax.clear_caches()
 
 
 _architectures = load_sibling("architectures")

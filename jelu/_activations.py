@@ -16,13 +16,10 @@ keeps ``y`` for its own weight gradient anyway, so the activation adds nothing.
 After a normalisation ``x`` is the free one (XLA recomputes it from what the
 norm keeps): ``residual="input"`` keeps ``x`` and recomputes the slope from it.
 A differentiated alpha needs ``x`` anyway, so then the slope comes from ``x``
-too. What the kernel does for a particular XLA backend (a conditional around
-the primal and ``dx`` divided by an opaque 1 on the CPU, 16-bit results
-rounded through an opaque mask on the GPU, a 16-bit output behind a barrier
-and, for a 16-bit ``residual="input"``, the slope read off the forward's
-float32 output on the TPU; the alpha gradient's sum written for XLA:CPU's fused reduction, and with
-XLA's own ``expm1`` on CUDA) is in `jelu._xla`, each measure with the benchmark
-row that justifies it.
+too. The kernel reads top to bottom: the forward (`_unrounded`, its float32
+arithmetic in `jelu._expm1`), the slopes, the alpha gradient, then the
+custom VJP. What it does for one XLA backend only (a conditional, a rounding,
+a division by an opaque 1) is in `jelu._xla`, each with what it buys.
 
 Costs and limits of reading the branch and the slope off ``y``:
 
@@ -64,13 +61,11 @@ from jelu._checks import (
 from jelu._compat import convert_element_type
 from jelu._expm1 import elu_family_float32, expm1_neg
 from jelu._xla import (
-    forward_output_read_on_tpu,
     fused_sum_summand,
     hidden_from_simplifier,
-    kept_apart_on_tpu,
     libdevice_expm1_on_gpu,
     materialized,
-    rounded,
+    narrowed,
     written_once_on_cpu,
 )
 
@@ -112,9 +107,9 @@ def _celu_domain(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   return jnp.where(a == a, x, a) if kind == "celu" else x
 
 
-def _primal(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
-  """The activation, written as one `where` so XLA keeps no extra buffers."""
-  return rounded(_unrounded(x, a, kind), x.dtype)
+def _primal(x: jax.Array, a: jax.Array, kind: str, output: bool = False) -> jax.Array:
+  """The activation in ``x``'s dtype; ``output``: the one the backward pass keeps."""
+  return narrowed(_unrounded(x, a, kind), x.dtype, output=output)
 
 
 def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
@@ -131,48 +126,6 @@ def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   t = jnp.where(positive, 0.0, xw)
   negative = aw * jnp.expm1(t / aw if kind == "celu" else t)
   return jnp.where(positive, _SCALE[kind] * xw if kind == "selu" else xw, negative)
-
-
-def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-  """Sums `t` down to `shape`, undoing numpy broadcasting."""
-  lead = t.ndim - len(shape)
-  axes = tuple(range(lead)) + tuple(
-      lead + i for i, n in enumerate(shape) if n == 1 and t.shape[lead + i] != 1)
-  return jnp.sum(t, axis=axes).reshape(shape)
-
-
-def _varying_axes(v: jax.Array) -> frozenset:
-  t = jax.typeof(v)
-  manual = getattr(t, "manual_axis_type", None)
-  return manual.varying if manual is not None else getattr(t, "vma", frozenset())
-
-
-def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
-  """Inside shard_map, a replicated alpha used by every shard gets the sum of their grads."""
-  extra = tuple(sorted(_varying_axes(t) - _varying_axes(like)))
-  return jax.lax.psum(t, extra) if extra else t
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _elu_family(x: jax.Array, a: jax.Array, kind: str, residual: str) -> jax.Array:
-  """ELU (``kind="elu"``), SELU or CELU of ``x`` with saturation ``a``; see the module docs."""
-  return _primal(x, a, kind)
-
-
-def _elu_family_fwd(x, a, kind, residual):
-  # The residual pytree must not change with `perturbed` (jax's cached fwd trace
-  # reuses the last one's tree), so which arrays it holds travels in their
-  # static sizes: an empty array stands in for the one not kept.
-  empty = jnp.empty((0,), x.value.dtype)
-  if residual == "input" or a.perturbed:
-    # The backward pass recomputes the slope from x. A differentiated alpha
-    # (a learnable one) needs x anyway: its gradient cannot be recovered from
-    # y where y saturates. Keeping y as well would cost a second array.
-    y = _primal(x.value, a.value, kind)
-    return y, (empty, a.value, x.value)
-  y = kept_apart_on_tpu(
-      materialized(functools.partial(_primal, a=a.value, kind=kind), x.value, a.value))
-  return y, (y, a.value, empty)
 
 
 def _slope_from_input(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
@@ -197,6 +150,68 @@ def _slope_from_output(y: jax.Array, a: jax.Array, kind: str) -> jax.Array:
   return jnp.where(y > 0, pos, _negative_slope(y, a, kind))
 
 
+def _unbroadcast(t: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """Sums `t` down to `shape`, undoing numpy broadcasting."""
+  lead = t.ndim - len(shape)
+  axes = tuple(range(lead)) + tuple(
+      lead + i for i, n in enumerate(shape) if n == 1 and t.shape[lead + i] != 1)
+  return jnp.sum(t, axis=axes).reshape(shape)
+
+
+def _varying_axes(v: jax.Array) -> frozenset:
+  t = jax.typeof(v)
+  manual = getattr(t, "manual_axis_type", None)
+  return manual.varying if manual is not None else getattr(t, "vma", frozenset())
+
+
+def _sum_over_extra_manual_axes(t: jax.Array, like: jax.Array) -> jax.Array:
+  """Inside shard_map, a replicated alpha used by every shard gets the sum of their grads."""
+  extra = tuple(sorted(_varying_axes(t) - _varying_axes(like)))
+  return jax.lax.psum(t, extra) if extra else t
+
+
+def _alpha_gradient(x: jax.Array, a: jax.Array, aw: jax.Array, g: jax.Array,
+                    kind: str) -> jax.Array:
+  """d(loss)/d(alpha) from the kept ``x`` (in the compute dtype), summed to alpha's shape.
+
+  dy/da is ``expm1(t)`` for ELU and SELU, ``expm1(t) - t exp(t)`` for CELU, with ``t``
+  the negative branch's argument. With residual="input" it is computed whether or not
+  alpha is differentiated; unused, XLA drops it.
+  """
+  t = jnp.minimum(x, 0)
+  if kind == "celu":
+    # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
+    t = jnp.maximum(t / aw, jnp.finfo(x.dtype).min)
+  e = libdevice_expm1_on_gpu(t, expm1_neg)
+  dyda = e - t * (e + 1) if kind == "celu" else e
+  da = _unbroadcast(fused_sum_summand(t, g * dyda), jnp.shape(a))
+  da = _sum_over_extra_manual_axes(da, like=a)
+  # In alpha's dtype and weak type, as jax.nn's alpha gradient.
+  return convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _elu_family(x: jax.Array, a: jax.Array, kind: str, residual: str) -> jax.Array:
+  """ELU (``kind="elu"``), SELU or CELU of ``x`` with saturation ``a``; see the module docs."""
+  return _primal(x, a, kind)
+
+
+def _elu_family_fwd(x, a, kind, residual):
+  # The residual pytree must not change with `perturbed` (jax's cached fwd trace
+  # reuses the last one's tree), so which arrays it holds travels in their
+  # static sizes: an empty array stands in for the one not kept.
+  empty = jnp.empty((0,), x.value.dtype)
+  if residual == "input" or a.perturbed:
+    # The backward pass recomputes the slope from x. A differentiated alpha
+    # (a learnable one) needs x anyway: its gradient cannot be recovered from
+    # y where y saturates. Keeping y as well would cost a second array.
+    y = _primal(x.value, a.value, kind)
+    return y, (empty, a.value, x.value)
+  y = materialized(functools.partial(_primal, a=a.value, kind=kind, output=True), x.value,
+                   a.value)
+  return y, (y, a.value, empty)
+
+
 def _elu_family_bwd(kind, residual, res, g):
   # A constant alpha (SELU's, the default) may be a python-scalar literal here,
   # so its shape and dtype are read with jnp.shape and jnp.result_type.
@@ -206,42 +221,12 @@ def _elu_family_bwd(kind, residual, res, g):
   compute_dtype = _compute_dtype(g.dtype)
   aw, gw = _saturation(a, kind, compute_dtype), g.astype(compute_dtype)
   if x.size:
-    dx, da = _from_the_input(kind, x, a, aw, gw)
+    # residual="input", or alpha differentiated (or x empty, where da is 0 anyway).
+    xw = _celu_domain(x.astype(compute_dtype), aw, kind)
+    dx, da = gw * _slope_from_input(xw, aw, kind), _alpha_gradient(xw, a, aw, gw, kind)
   else:
-    # Only y was kept: alpha is not differentiated (or x is empty, where the
-    # alpha gradient is zero anyway).
     dx, da = gw * _slope_from_output(y.astype(compute_dtype), aw, kind), None
-  return written_once_on_cpu(rounded(dx, g.dtype)), da
-
-
-def _from_the_input(kind, x, a, aw, gw):
-  """(dx unrounded, da) from the kept x: residual="input", or alpha differentiated."""
-  compute_dtype = gw.dtype
-  xw = _celu_domain(x.astype(compute_dtype), aw, kind)
-
-  def from_input(v):
-    del v  # xw, the same x in the compute dtype
-    return _slope_from_input(xw, aw, kind)
-
-  def from_forward_output(v):
-    # The forward pass's own float32 output (the same computation, which XLA
-    # merges with it); x's sign tells the branch, so any alpha's slope is right.
-    y = _unrounded(v, a, kind)
-    return jnp.where(xw > 0, _SCALE[kind], _negative_slope(y, aw, kind))
-
-  dx = gw * forward_output_read_on_tpu(x, from_input, from_forward_output)
-  # With residual="input" the alpha gradient is computed whether or not alpha
-  # is differentiated; unused, XLA drops it.
-  t = jnp.minimum(xw, 0)
-  if kind == "celu":
-    # Clipping keeps t * (e + 1) at 0, not inf * 0, when x = -inf.
-    t = jnp.maximum(t / aw, jnp.finfo(compute_dtype).min)
-  e = libdevice_expm1_on_gpu(t, expm1_neg)
-  dyda = e - t * (e + 1) if kind == "celu" else e
-  da = _unbroadcast(fused_sum_summand(t, gw * dyda), jnp.shape(a))
-  da = _sum_over_extra_manual_axes(da, like=a)
-  # In alpha's dtype and weak type, as jax.nn's alpha gradient.
-  return dx, convert_element_type(da, jnp.result_type(a), weak_type=jax.typeof(a).weak_type)
+  return written_once_on_cpu(narrowed(dx, g.dtype)), da
 
 
 _elu_family.defvjp(_elu_family_fwd, _elu_family_bwd, symbolic_zeros=True)
@@ -347,14 +332,9 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> ja
       if it is negative, the values are jax.nn's and the gradient in ``x`` is
       NaN where only the output is kept (jax.nn's where ``x`` is: with alpha
       differentiated or ``residual="input"``), never a wrong number.
-    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
-      which a following Dense or Conv layer keeps anyway; or ``"input"``,
-      ``x``, from which the slope is recomputed with one ``exp``, free after
-      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
-      rounded to its saturation (``x`` below about -17 in float32, -6 in
-      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
-      where gradients at strongly negative inputs matter (docs: Accuracy).
+    residual: what the backward pass keeps: ``"output"`` (default), free where a
+      Dense or Conv layer follows, or ``"input"``, free after a norm and exact
+      where the output saturates (docs: Choosing the residual).
 
   Returns:
     An array of ``x``'s shape.
@@ -402,14 +382,9 @@ def selu(x: ArrayLike, *, residual: str = "output") -> jax.Array:
 
   Args:
     x: input array (float, integer or bool), or anything with ``__jax_array__``.
-    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
-      which a following Dense or Conv layer keeps anyway; or ``"input"``,
-      ``x``, from which the slope is recomputed with one ``exp``, free after
-      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
-      rounded to its saturation (``x`` below about -17 in float32, -6 in
-      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
-      where gradients at strongly negative inputs matter (docs: Accuracy).
+    residual: what the backward pass keeps: ``"output"`` (default), free where a
+      Dense or Conv layer follows, or ``"input"``, free after a norm and exact
+      where the output saturates (docs: Choosing the residual).
 
   Returns:
     An array of ``x``'s shape.
@@ -454,14 +429,9 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0, *, residual: str = "output") -> j
       array is not read (that would wait for the device on every call): where
       it is not ``> 0``, outside CELU's definition, values and gradients are
       NaN.
-    residual: what the backward pass keeps: ``"output"`` (default), ``y``,
-      which a following Dense or Conv layer keeps anyway; or ``"input"``,
-      ``x``, from which the slope is recomputed with one ``exp``, free after
-      a BatchNorm, LayerNorm or GroupNorm (XLA recomputes ``x`` from what the
-      norm keeps). ``"input"`` also keeps the gradient right where ``y`` has
-      rounded to its saturation (``x`` below about -17 in float32, -6 in
-      bfloat16), where the default's is 0, as jax.nn's on jax 0.10: choose it
-      where gradients at strongly negative inputs matter (docs: Accuracy).
+    residual: what the backward pass keeps: ``"output"`` (default), free where a
+      Dense or Conv layer follows, or ``"input"``, free after a norm and exact
+      where the output saturates (docs: Choosing the residual).
 
   Returns:
     An array of ``x``'s shape.

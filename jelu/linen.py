@@ -74,9 +74,7 @@ class ELU(nn.Module):
     per_channel: whether the learnable alpha has one value per channel, the last
       axis of ``x`` (default False); needs ``learnable=True``.
     param_dtype: the dtype of the learnable alpha (default float32).
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
   """
 
   alpha: float = 1.0
@@ -109,9 +107,7 @@ class SELU(nn.Module):
   """Scaled exponential linear unit, :func:`jelu.selu` as a layer.
 
   Attributes:
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
   """
 
   residual: str = "output"
@@ -132,9 +128,7 @@ class CELU(nn.Module):
   Attributes:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
       ``> 0``; checked when the module is built.
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
   """
 
   alpha: float = 1.0

@@ -67,9 +67,7 @@ class ELU(nnx.Module):
       ``learnable=True`` and ``features``.
     features: the number of channels, for ``per_channel=True``.
     param_dtype: the learnable alpha's dtype (default float32).
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
 
   Raises:
     ValueError: for a negative, NaN or infinite ``alpha``, ``per_channel``
@@ -111,9 +109,7 @@ class SELU(nnx.Module):
   """Scaled exponential linear unit, :func:`jelu.selu` as a layer.
 
   Args:
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
   """
 
   def __init__(self, *, residual: str = "output"):
@@ -130,9 +126,7 @@ class CELU(nnx.Module):
   Args:
     alpha: the saturation magnitude and input scale (default 1.0), finite and
       ``> 0``.
-    residual: what the backward pass keeps: ``"output"`` (default) after a Dense
-      or Conv layer, ``"input"`` after a BatchNorm, LayerNorm or GroupNorm; see
-      :func:`jelu.elu`.
+    residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
 
   Raises:
     ValueError: for a zero, negative, NaN or infinite ``alpha``, or an unknown

@@ -94,18 +94,6 @@ def live_peak(*args: str) -> tuple[int, int, str]:
   return int(m.group(1)), int(m.group(2)), out
 
 
-class TheTpusBranches:
-  """`jax.lax.platform_dependent` taking the TPU's branch wherever it has one, counting those."""
-
-  def __init__(self):
-    self.taken = 0
-
-  def __call__(self, *args, default, tpu=None, **others):
-    del others
-    self.taken += tpu is not None
-    return (tpu or default)(*args)
-
-
 def load_benchmark(name: str):
   """benchmarks/<name>.py as the module ``name``, as its siblings import one another (once)."""
   if name in sys.modules:

@@ -1,11 +1,13 @@
 """The benchmark script runs end to end at tiny sizes (no timing is asserted)."""
 
-import importlib.util
 import json
 import pathlib
 import re
 
+import pytest
+
 import jelu
+import jelu._xla
 
 import helpers
 
@@ -13,10 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
-  spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "run.py")
-  assert spec is not None and spec.loader is not None
-  bench = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(bench)
+  bench = helpers.load_benchmark("run")
   out_json, out_md, out_png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "m.png"
   bench.main(["--quick", "--json", str(out_json), "--md", str(out_md), "--png", str(out_png)])
   results = json.loads(out_json.read_text())
@@ -45,10 +44,7 @@ def test_live_peak_reports_a_peak_no_larger_than_the_temp_memory():
 
 
 def _shapes():
-  spec = importlib.util.spec_from_file_location("shapes", ROOT / "benchmarks" / "shapes.py")
-  assert spec is not None and spec.loader is not None
-  shapes = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(shapes)
+  shapes = helpers.load_benchmark("shapes")
   return shapes
 
 
@@ -79,30 +75,28 @@ def test_at_other_widths_and_depths_jelu_keeps_its_relations_on_this_cpu():
     assert temp["jelu.elu"] < min(temp["jax.nn.relu"], temp["jax.nn.elu"]), (name, temp)
 
 
-def test_cpu_measures_compiles_each_step_with_and_without_the_measure():
-  # benchmarks/cpu_measures.py, memory only: before a classifier's head after a norm the
+def test_measures_compiles_each_step_with_and_without_the_measure():
+  # benchmarks/measures.py, memory only: before a classifier's head after a norm the
   # residual="input" step without jelu._xla.written_once_on_cpu keeps at least one array more
-  # (f32[16, 32, 32, 32], 2 MiB, on jax 0.10 and 0.12; two on 0.9; tests/test_memory.py
-  # has the relations).
-  spec = importlib.util.spec_from_file_location(
-      "cpu_measures", ROOT / "benchmarks" / "cpu_measures.py")
-  assert spec is not None and spec.loader is not None
-  measures = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(measures)
+  # (f32[16, 32, 32, 32], 2 MiB; tests/test_memory.py has the relations).
+  measures = helpers.load_benchmark("measures")
   (once,) = measures.main(["--measures", "written_once_on_cpu", "--archs", "cnn-bn", "--acts",
-                            "jelu.elu input", "--head", "--scale", "4", "--reps", "0"])
+                           "jelu.elu input", "--head", "--scale", "4"])
   assert once["temp_bytes_without"] - once["temp_bytes"] >= 2 * 2**20 - 4096
   assert "time_ratio" not in once
+
+
+def test_disabled_takes_only_jelus_measures():
+  with pytest.raises(ValueError, match="unknown measures"):
+    with jelu._xla.disabled("kept_apart_on_tpu"):
+      pass
 
 
 def test_the_gpu_benchmark_measures_on_the_device_it_has_and_writes_its_part(tmp_path):
   # benchmarks/gpu.py (run on a GPU where there is one) on this CPU at scale 16: each step's
   # temp bytes are an independent compile's, each step is timed, and --tables writes RESULTS.md's
   # gpu part from the JSON.
-  spec = importlib.util.spec_from_file_location("gpu", ROOT / "benchmarks" / "gpu.py")
-  assert spec is not None and spec.loader is not None
-  gpu = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(gpu)
+  gpu = helpers.load_benchmark("gpu")
   rows = gpu.cell_rows(gpu.compiled_cells(["float32"], ["jelu.elu", "identity"], 16), reps=1)
   assert {r["architecture"] for r in rows} == set(gpu.architectures.architectures(16))
   cnn = {r["activation"]: r for r in rows if r["architecture"] == "cnn"}

@@ -4,22 +4,19 @@
 # and nnx's ELU.alpha as a float or a Param; these tests index and call what they know they hold.
 # pyright: reportAttributeAccessIssue=false, reportIndexIssue=false, reportArgumentType=false
 
-import importlib.util
 import json
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from jelu import linen as jnn
 from jelu import nnx as jnnx
 
+import helpers
 import reference as ref
 from helpers import JAX_RELEASE, fails_where
 
@@ -97,13 +94,7 @@ def test_nnx_alpha_gradient_on_bfloat16_input_is_float32():
 @pytest.fixture(scope="module")
 def bench():
   """benchmarks/mixed_precision.py as a module."""
-  spec = importlib.util.spec_from_file_location(
-      "mixed_precision", ROOT / "benchmarks" / "mixed_precision.py")
-  assert spec is not None and spec.loader is not None
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[spec.name] = module  # flax's dataclasses look their module up there
-  spec.loader.exec_module(module)
-  return module
+  return helpers.load_benchmark("mixed_precision")
 
 
 @pytest.fixture(scope="module")
@@ -146,75 +137,3 @@ def test_bfloat16_step_takes_no_more_memory_than_jax_nn(step_memory):
           <= step_memory["jax.nn.elu, alpha cast to bf16"])
   assert (step_memory["jelu.linen.ELU(learnable=True, per_channel=True)"]
           <= step_memory["jax.nn.elu, per-channel alpha cast to bf16"])
-
-
-def test_the_grouped_alpha_sum_is_the_sum_and_leaves_other_shapes_to_the_plain_one(bench):
-  # The alternative RESULTS.md measures for a per-channel alpha on the GPU ("On the GPU"):
-  # four partial sums of 4 rows each, then their sum; exact here (small integers).
-  t = jnp.arange(48.0).reshape(16, 3)
-  grouped = bench.grouped_sum(4)
-  jaxpr = str(jax.make_jaxpr(grouped, static_argnums=1)(t, (3,)))
-  assert "optimization_barrier" in jaxpr and "reshape" in jaxpr
-  np.testing.assert_array_equal(jax.jit(lambda t: grouped(t, (3,)))(t),
-                                np.arange(48.0).reshape(16, 3).sum(axis=0))
-  # A scalar alpha's sum, a batch 4 does not divide, and one row per group: the plain sum.
-  for shape, like in [((16, 3), ()), ((10, 3), (3,)), ((4, 3), (3,))]:
-    u = jnp.ones(shape)
-    assert "optimization_barrier" not in str(jax.make_jaxpr(grouped, static_argnums=1)(u, like))
-    np.testing.assert_array_equal(grouped(u, like), jnp.sum(u, axis=0 if like else None))
-
-
-def test_the_grouped_alpha_sum_needs_two_groups(bench, capsys):
-  with pytest.raises(SystemExit):
-    bench.main(["--alpha-sum-groups", "1"])
-  assert "--alpha-sum-groups takes an integer K >= 2" in capsys.readouterr().err
-
-
-def test_the_grouped_alpha_sum_reaches_jelus_steps_alone(bench, tmp_path, monkeypatch):
-  # At batch 64 the per-channel alpha's summand, f32[64, 128], goes through the grouped sum;
-  # jax.nn's steps need what they need without it.
-  summed = []
-  grouped_sum = bench.grouped_sum
-
-  def recorded(groups):
-    grouped = grouped_sum(groups)
-
-    def unbroadcast(t, shape):
-      summed.append((t.shape, shape))
-      return grouped(t, shape)
-    return unbroadcast
-
-  monkeypatch.setattr(bench, "grouped_sum", recorded)
-
-  def rows(*argv):
-    out = tmp_path / "m.json"
-    bench.main(["--batch", "64", "--width", "128", "--depth", "2", "--json", str(out), *argv])
-    return {r["activation"]: r for r in json.loads(out.read_text())}
-
-  plain = rows()
-  assert not summed
-  grouped = rows("--alpha-sum-groups", "4")
-  assert ((64, 128), (128,)) in summed and ((64, 128), ()) in summed
-  assert all(r["alpha_sum_groups"] == 4 for r in grouped.values())
-  for name in bench.ACTIVATIONS:
-    if name.startswith("jax.nn"):
-      assert grouped[name]["temp_bytes"] == plain[name]["temp_bytes"]
-
-
-def test_the_grouped_alpha_sum_adds_a_collective_where_the_batch_has_more_shards_than_groups(bench):
-  # The split is of the batch axis: sharded 8 ways, 8 groups keep the one all-reduce of the
-  # plain sum, 4 groups reduce their partial sums across devices as well; on a mesh of
-  # Explicit axes that reshape is refused when traced.
-  def all_reduces(f, types):
-    mesh = jax.make_mesh((8,), ("batch",), axis_types=(types,), devices=jax.devices("cpu"))
-    t = jax.device_put(np.ones((64, 16), np.float32), NamedSharding(mesh, P("batch", None)))
-    hlo = jax.jit(lambda t: f(t, (16,))).lower(t).compile().as_text()
-    assert hlo is not None
-    return hlo.count(" all-reduce(")
-
-  auto = jax.sharding.AxisType.Auto
-  assert all_reduces(lambda t, shape: jnp.sum(t, axis=0), auto) == 1
-  assert all_reduces(bench.grouped_sum(8), auto) == 1
-  assert all_reduces(bench.grouped_sum(4), auto) == 2
-  with pytest.raises(Exception, match="reshape"):
-    all_reduces(bench.grouped_sum(4), jax.sharding.AxisType.Explicit)
