@@ -20,8 +20,12 @@ $(VENV)/.installed: $(PY) pyproject.toml $(CONSTRAINTS)
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
+# The core files again under jax_enable_checks, as JAX's own tests run.
+CHECKED := tests/test_values.py tests/test_gradients.py tests/test_dtypes.py tests/test_residuals.py \
+  tests/test_transforms.py tests/test_modules.py tests/test_learnable.py
 test: $(VENV)/.installed
 	$(PY) -m pytest
+	JAX_ENABLE_CHECKS=1 $(PY) -m pytest -q -p no:cacheprovider $(CHECKED)
 
 # The suite on the oldest jax, jaxlib and flax that pyproject allows.
 test-oldest:
@@ -69,17 +73,19 @@ bench: $(VENV)/.installed
 bench-backends: $(BACKENDS_VENV)/.plugin
 	$(BACKENDS_ENV) $(BACKENDS_VENV)/bin/python benchmarks/backends.py
 
-# The H100's tables on the newest jax (constraints-newest.txt), in test-newest's Debian 13 root:
-# that release's CUDA plugin, and nvidia-cuda-nvcc-cu12 for the ptxas and libdevice its compiler
-# needs (0.10's plugin needs neither). Compiles only; into their own part of RESULTS.md. The
-# plugin is uninstalled again, so that make test-newest skips tests/test_backends.py (whose
-# numbers are jax 0.10.2's) as it does in CI.
-NEWEST_PLUGIN := jax-cuda12-plugin jax-cuda12-pjrt nvidia-cuda-nvcc-cu12
+# The H100's tables on the newest jax that has a CUDA plugin on the registry (jax 0.12.0.1:
+# jax-cuda12-plugin 0.12.1 is not served), in test-newest's Debian 13 root, in a venv of its own
+# (/opt/venv-compile) with that jax and jaxlib, the plugin, libtpu and nvidia-cuda-nvcc-cu12 for
+# the ptxas and libdevice its compiler needs. Compiles only; into their own part of RESULTS.md.
+NEWEST_COMPILE := jax==0.12.0.1 jaxlib==0.12.0.1 jax-cuda12-plugin jax-cuda12-pjrt libtpu \
+  nvidia-cuda-nvcc-cu12
+NEWEST_PY := /opt/venv-compile/bin/python
 bench-backends-newest:
-	.ci/in-trixie pip install -q -c constraints-newest.txt $(NEWEST_PLUGIN)
-	.ci/in-trixie env $(BACKENDS_ENV) python benchmarks/backends.py --targets h100 \
-	  --json benchmarks/backends-newest.json --section backends-newest --png ""; \
-	  status=$$?; .ci/in-trixie pip uninstall -q -y $(NEWEST_PLUGIN); exit $$status
+	.ci/in-trixie sh -c 'test -x $(NEWEST_PY) || { python3 -m venv /opt/venv-compile && \
+	  grep -vE "^jax(lib)?==" constraints-newest.txt > /tmp/compile.txt && \
+	  $(NEWEST_PY) -m pip install -q -c /tmp/compile.txt $(NEWEST_COMPILE) -e ".[test,examples]"; }'
+	.ci/in-trixie env $(BACKENDS_ENV) $(NEWEST_PY) benchmarks/backends.py --targets h100 \
+	  --json benchmarks/backends-newest.json --section backends-newest --png ""
 
 # The same for one TPU v5e chip, with libtpu (compiles only, slowly).
 bench-backends-tpu: $(BACKENDS_VENV)/.plugin
