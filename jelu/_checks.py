@@ -192,3 +192,29 @@ def normalize_axes(name: str, axes: Sequence[int], ndim: int, arg: str) -> tuple
       raise ValueError(f"{name}: {arg} has axis {axis}, out of range for a {ndim}-d input.")
     out.add(int(axis) % ndim)
   return tuple(sorted(out))
+
+
+def check_learnable(name: str, alpha: float, *, learnable: bool, per_channel: bool,
+                    positive: bool) -> None:
+  """Checks the learnable-alpha options of the ELU modules, which need ``learnable=True``."""
+  for option, on in (("per_channel", per_channel), ("positive", positive)):
+    if on and not learnable:
+      raise ValueError(f"{name}: {option}=True needs learnable=True (for a fixed alpha, "
+                       f"call jelu.elu(x, alpha)).")
+  if positive and not alpha > 0:
+    raise ValueError(f"{name}: positive=True learns alpha as a softplus, which is > 0: "
+                     f"the initial alpha must be > 0, got {alpha!r}.")
+
+
+def raw_alpha(alpha: float) -> float:
+  """The softplus inverse of ``alpha``: the initial param of ``positive=True``."""
+  return alpha + math.log(-math.expm1(-alpha))
+
+
+def learned_alpha(param: jax.Array, x: jax.Array, positive: bool) -> jax.Array:
+  """A learnable alpha as the activation takes it: the softplus of the param if
+  ``positive``, cast to a floating-point ``x``'s dtype, as ``flax.linen.PReLU`` does."""
+  alpha = jax.nn.softplus(param) if positive else param
+  if jnp.issubdtype(jnp.result_type(x), jnp.floating):
+    alpha = alpha.astype(jnp.result_type(x))
+  return alpha

@@ -38,7 +38,15 @@ from jelu import alpha_dropout as alpha_dropout
 from jelu import celu as celu
 from jelu import elu as elu
 from jelu import selu as selu
-from jelu._checks import check_alpha_value, check_key, check_rate, check_residual
+from jelu._checks import (
+    check_alpha_value,
+    check_key,
+    check_learnable,
+    check_rate,
+    check_residual,
+    learned_alpha,
+    raw_alpha,
+)
 
 __all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
@@ -50,7 +58,10 @@ class ELU(nn.Module):
   ``alpha``: a scalar, or with ``per_channel=True`` one value per channel, of
   shape ``(x.shape[-1],)`` (torch's ``PReLU(num_parameters)``). Its gradient
   flows through jelu's backward rule (which then keeps ``x`` in place of the
-  output). Training must keep it ``>= 0``: a traced alpha cannot be checked.
+  output). Training must keep it ``>= 0``: a traced alpha cannot be checked,
+  and a negative one makes every gradient NaN. With ``positive=True`` the param
+  is ``"raw_alpha"``, initialised to ``softplus^-1(alpha)``, and the layer uses
+  ``alpha = softplus(raw_alpha)``, which stays ``> 0`` whatever the optimiser does.
 
   As in :class:`flax.linen.PReLU`, the param lives in ``param_dtype`` and is
   cast to a floating-point ``x``'s dtype, so the output keeps ``x``'s dtype
@@ -73,6 +84,8 @@ class ELU(nn.Module):
     learnable: whether alpha is a trainable param (default False).
     per_channel: whether the learnable alpha has one value per channel, the last
       axis of ``x`` (default False); needs ``learnable=True``.
+    positive: whether the learnable alpha is ``softplus(raw_alpha)``, so that
+      it stays ``> 0`` (default False); needs ``learnable=True`` and ``alpha > 0``.
     param_dtype: the dtype of the learnable alpha (default float32).
     residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
   """
@@ -80,15 +93,15 @@ class ELU(nn.Module):
   alpha: float = 1.0
   learnable: bool = False
   per_channel: bool = False
+  positive: bool = False
   param_dtype: jnp.dtype = jnp.float32
   residual: str = "output"
 
   def __post_init__(self):
     check_alpha_value("ELU", self.alpha, celu=False)
     check_residual("ELU", self.residual)
-    if self.per_channel and not self.learnable:
-      raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
-                       "per-channel alpha, call jelu.elu(x, alpha_array)).")
+    check_learnable("ELU", self.alpha, learnable=self.learnable, per_channel=self.per_channel,
+                    positive=self.positive)
     super().__post_init__()
 
   @nn.compact
@@ -97,10 +110,12 @@ class ELU(nn.Module):
     if not self.learnable:
       return elu(x, self.alpha, residual=self.residual)
     shape = (jnp.shape(x)[-1],) if self.per_channel else ()
-    alpha = self.param("alpha", nn.initializers.constant(self.alpha), shape, self.param_dtype)
-    if jnp.issubdtype(jnp.result_type(x), jnp.floating):
-      alpha = alpha.astype(jnp.result_type(x))
-    return elu(x, alpha, residual=self.residual)
+    if self.positive:
+      param = self.param("raw_alpha", nn.initializers.constant(raw_alpha(self.alpha)), shape,
+                         self.param_dtype)
+    else:
+      param = self.param("alpha", nn.initializers.constant(self.alpha), shape, self.param_dtype)
+    return elu(x, learned_alpha(param, x, self.positive), residual=self.residual)
 
 
 class SELU(nn.Module):

@@ -36,7 +36,15 @@ from jelu import alpha_dropout as alpha_dropout
 from jelu import celu as celu
 from jelu import elu as elu
 from jelu import selu as selu
-from jelu._checks import check_alpha_value, check_key, check_rate, check_residual
+from jelu._checks import (
+    check_alpha_value,
+    check_key,
+    check_learnable,
+    check_rate,
+    check_residual,
+    learned_alpha,
+    raw_alpha,
+)
 
 __all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
 
@@ -61,29 +69,36 @@ class ELU(nnx.Module):
     alpha: the saturation magnitude, or the learnable one's initial value
       (default 1.0), finite and ``>= 0``.
     learnable: if True, ``self.alpha`` is an ``nnx.Param`` that training moves
-      (keep it ``>= 0``: a traced alpha cannot be checked).
+      (keep it ``>= 0``: a traced alpha cannot be checked, and a negative one
+      makes every gradient NaN).
     per_channel: if True, the learnable alpha has one value per channel, the
       last axis of ``x`` (torch's ``PReLU(num_parameters)``); needs
       ``learnable=True`` and ``features``.
     features: the number of channels, for ``per_channel=True``.
+    positive: if True, the param is ``self.raw_alpha``, initialised to
+      ``softplus^-1(alpha)``, and the layer uses ``alpha = softplus(raw_alpha)``,
+      which stays ``> 0`` whatever the optimiser does; needs ``learnable=True``
+      and ``alpha > 0``.
     param_dtype: the learnable alpha's dtype (default float32).
     residual: ``"output"`` (default) or ``"input"``, as in :func:`jelu.elu`.
 
   Raises:
     ValueError: for a negative, NaN or infinite ``alpha``, ``per_channel``
       without ``learnable`` or without a positive ``features``,
-      ``features`` without ``per_channel``, or an unknown ``residual``.
+      ``features`` without ``per_channel``, ``positive`` without ``learnable``
+      or with ``alpha == 0``, or an unknown ``residual``.
   """
 
   def __init__(self, alpha: float = 1.0, *, learnable: bool = False,
                per_channel: bool = False, features: int | None = None,
-               param_dtype: jnp.dtype = jnp.float32, residual: str = "output"):
+               positive: bool = False, param_dtype: jnp.dtype = jnp.float32,
+               residual: str = "output"):
     check_alpha_value("ELU", alpha, celu=False)
     check_residual("ELU", residual)
+    check_learnable("ELU", alpha, learnable=learnable, per_channel=per_channel,
+                    positive=positive)
     self.residual = residual
-    if per_channel and not learnable:
-      raise ValueError("ELU: per_channel=True needs learnable=True (for a fixed "
-                       "per-channel alpha, call jelu.elu(x, alpha_array)).")
+    self.positive = positive
     if features is not None and not per_channel:
       raise ValueError("ELU: features is the number of channels of a per-channel alpha; "
                        "give per_channel=True with it.")
@@ -93,16 +108,17 @@ class ELU(nnx.Module):
         raise ValueError(f"ELU: per_channel=True needs features, the number of channels, "
                          f"a positive int; got {features!r}.")
       shape = (int(features),)
-    self.alpha = (nnx.Param(jnp.full(shape, alpha, param_dtype)) if learnable
-                  else alpha)
+    if positive:
+      self.raw_alpha = nnx.Param(jnp.full(shape, raw_alpha(alpha), param_dtype))
+    else:
+      self.alpha = nnx.Param(jnp.full(shape, alpha, param_dtype)) if learnable else alpha
 
   def __call__(self, x: jax.Array) -> jax.Array:
+    if self.positive:
+      return elu(x, learned_alpha(self.raw_alpha[...], x, True), residual=self.residual)
     if not isinstance(self.alpha, nnx.Param):
       return elu(x, self.alpha, residual=self.residual)
-    alpha = self.alpha[...]
-    if jnp.issubdtype(jnp.result_type(x), jnp.floating):
-      alpha = alpha.astype(jnp.result_type(x))
-    return elu(x, alpha, residual=self.residual)
+    return elu(x, learned_alpha(self.alpha[...], x, False), residual=self.residual)
 
 
 class SELU(nnx.Module):

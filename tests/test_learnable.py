@@ -127,3 +127,73 @@ def test_nnx_per_channel_gradient_is_the_analytic_one_per_channel():
 def test_linen_per_channel_alpha_follows_the_input_width():
   variables = jnn.ELU(learnable=True, per_channel=True).init(jax.random.key(0), jnp.ones((2, 7)))
   assert variables["params"]["alpha"].shape == (7,)
+
+
+# positive=True: alpha = softplus(raw_alpha), so training cannot take it below 0.
+
+def _softplus64(v):
+  return np.logaddexp(np.float64(v), 0.0)
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 0.7, 1.0, 30.0])
+def test_positive_alpha_starts_at_alpha_and_gives_its_values(alpha):
+  layer = jnn.ELU(alpha, learnable=True, positive=True)
+  variables = layer.init(jax.random.key(0), X)
+  assert set(variables["params"]) == {"raw_alpha"}
+  raw = np.asarray(variables["params"]["raw_alpha"])
+  np.testing.assert_allclose(_softplus64(raw), alpha, rtol=1e-6)
+  nnx_layer = jnnx.ELU(alpha, learnable=True, positive=True)
+  np.testing.assert_array_equal(nnx_layer.raw_alpha[...], raw)
+  used = jax.nn.softplus(jnp.float32(raw))
+  np.testing.assert_array_equal(layer.apply(variables, X), jelu.elu(X, used))
+  np.testing.assert_array_equal(nnx_layer(X), jelu.elu(X, used))
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_positive_alpha_gradient_is_the_chain_rule_through_softplus(per_channel):
+  layer = jnn.ELU(1.3, learnable=True, per_channel=per_channel, positive=True)
+  variables = layer.init(jax.random.key(0), X)
+  g = jax.grad(lambda v: jnp.sum(jnp.asarray(layer.apply(v, X))))(variables)
+  raw = np.asarray(variables["params"]["raw_alpha"], np.float64)
+  alpha = _softplus64(raw)
+  per_element = ref.da_elu(np.asarray(X, np.float64), alpha)
+  expected = (per_element.sum(axis=0) if per_channel else per_element.sum()) / (1 + np.exp(-raw))
+  np.testing.assert_allclose(g["params"]["raw_alpha"], expected, rtol=1e-5)
+
+
+def test_a_raw_alpha_driven_far_below_zero_keeps_finite_gradients():
+  # Where a plain learnable alpha below 0 makes every gradient NaN, the softplus keeps
+  # alpha > 0: gradients stay finite at any raw value.
+  layer = jnn.ELU(learnable=True, positive=True)
+  for raw in (-5.0, -30.0, -80.0):
+    variables = {"params": {"raw_alpha": jnp.float32(raw)}}
+    grads = jax.grad(lambda v, x: jnp.sum(jnp.asarray(layer.apply(v, x)) ** 2),
+                     argnums=(0, 1))(variables, X)
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(grads)), raw
+
+
+def test_a_negative_plain_learnable_alpha_gives_nan_gradients():
+  # What positive=True is for, as the docstrings say.
+  layer = jnn.ELU(learnable=True)
+  grads = jax.grad(lambda x: jnp.sum(jnp.asarray(layer.apply(
+      {"params": {"alpha": jnp.float32(-0.5)}}, x))))(X)
+  assert np.all(np.isnan(np.asarray(grads)))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: jnn.ELU(positive=True), "positive=True needs learnable=True"),
+    (lambda: jnnx.ELU(positive=True), "positive=True needs learnable=True"),
+    (lambda: jnn.ELU(0.0, learnable=True, positive=True), "initial alpha must be > 0"),
+    (lambda: jnnx.ELU(0.0, learnable=True, positive=True), "initial alpha must be > 0"),
+])
+def test_positive_without_learnable_or_from_zero_raises(make, message):
+  with pytest.raises(ValueError, match=message):
+    make()
+
+
+def test_positive_bfloat16_input_keeps_its_dtype():
+  x = X.astype(jnp.bfloat16)
+  layer = jnn.ELU(0.5, learnable=True, positive=True)
+  y, variables = layer.init_with_output(jax.random.key(0), x)
+  assert y.dtype == jnp.bfloat16
+  assert variables["params"]["raw_alpha"].dtype == jnp.float32
