@@ -112,15 +112,16 @@ def _primal(x: jax.Array, a: jax.Array, kind: str, output: bool = False) -> jax.
   return narrowed(_unrounded(x, a, kind), x.dtype, output=output)
 
 
-def _unrounded(x: jax.Array, a: jax.Array, kind: str) -> jax.Array:
-  """`_primal` in the compute dtype, before its one rounding to ``x``'s dtype."""
+def _unrounded(x: jax.Array, a: jax.Array, kind: str,
+               out_dtype: jnp.dtype | None = None) -> jax.Array:
+  """`_primal` in the compute dtype, before its one rounding to ``out_dtype`` (``x``'s)."""
   compute_dtype = _compute_dtype(x.dtype)
   aw = _saturation(a, kind, compute_dtype)
   xw = _celu_domain(x.astype(compute_dtype), aw, kind)
   if compute_dtype == jnp.float32:
     # A jax array in, a jax array out (the kernel also takes numpy arrays, for the tests).
     return cast(jax.Array, elu_family_float32(xw, aw, kind, _SCALE[kind],
-                                              for_16_bits=x.dtype in _SIXTEEN_BIT))
+                                              for_16_bits=(out_dtype or x.dtype) in _SIXTEEN_BIT))
   # float64, where XLA's expm1 is accurate; one select, as elu_family_float32.
   positive = xw > 0
   t = jnp.where(positive, 0.0, xw)

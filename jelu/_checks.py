@@ -218,3 +218,37 @@ def learned_alpha(param: jax.Array, x: jax.Array, positive: bool) -> jax.Array:
   if jnp.issubdtype(jnp.result_type(x), jnp.floating):
     alpha = alpha.astype(jnp.result_type(x))
   return alpha
+
+
+def check_norm_act(name: str, activation: str, alpha: float, residual: str) -> None:
+  """Checks a fused norm's activation, alpha and residual."""
+  if activation not in ("elu", "selu", "celu"):
+    raise ValueError(f"{name}: activation must be 'elu', 'selu' or 'celu', got {activation!r}.")
+  check_alpha_value(name, alpha, celu=activation == "celu")
+  check_residual(name, residual)
+
+
+def channel_groups(name: str, channels: int, num_groups: int | None,
+                   group_size: int | None) -> int:
+  """The number of groups of a group norm, from exactly one of its two fields."""
+  if (num_groups is None) == (group_size is None):
+    raise ValueError(f"{name}: give exactly one of num_groups and group_size (pass "
+                     f"num_groups=None with group_size).")
+  groups = channels // group_size if group_size is not None else num_groups
+  if not groups or groups <= 0 or channels % groups or (
+      group_size is not None and channels % group_size):
+    split = f"groups of {group_size}" if group_size is not None else f"{num_groups} groups"
+    raise ValueError(f"{name}: {channels} channels do not split into {split}.")
+  return groups
+
+
+def group_reduction(name: str, ndim: int, reduction_axes) -> tuple[int, ...]:
+  """A group norm's reduction axes: every axis but the first by default; the last included."""
+  if reduction_axes is None:
+    return tuple(range(1, ndim))
+  axes = tuple(sorted(ax % ndim for ax in (
+      (reduction_axes,) if isinstance(reduction_axes, int) else reduction_axes)))
+  if axes[-1] != ndim - 1:
+    raise ValueError(f"{name}: the reduction axes must include the last, the feature axis; "
+                     f"got {reduction_axes}.")
+  return axes

@@ -28,7 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import flax.linen as nn
 import jax
@@ -39,16 +42,21 @@ from jelu import celu as celu
 from jelu import elu as elu
 from jelu import selu as selu
 from jelu._checks import (
+    channel_groups,
     check_alpha_value,
     check_key,
     check_learnable,
+    check_norm_act,
     check_rate,
     check_residual,
+    group_reduction,
     learned_alpha,
     raw_alpha,
 )
+from jelu._norm_act import layer
 
-__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
+__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "BatchNormAct", "GroupNormAct", "LayerNormAct",
+           "elu", "selu", "celu", "alpha_dropout"]
 
 
 class ELU(nn.Module):
@@ -210,3 +218,179 @@ class AlphaDropout(nn.Module):
     else:
       check_key("AlphaDropout", rng, arg="rng")
     return alpha_dropout(x, self.rate, key=rng, broadcast_dims=self.broadcast_dims)
+
+
+def _axes(ndim: int, axes: int | Sequence[int]) -> tuple[int, ...]:
+  return tuple(sorted(ax % ndim for ax in ((axes,) if isinstance(axes, int) else axes)))
+
+
+class _NormAct(nn.Module):
+  """What the three fused norms share: their params, the call of the fused function.
+
+  Each subclass declares its fields itself, in the order of flax's norm of the same name,
+  so that positional arguments mean what they mean there.
+  """
+
+  if TYPE_CHECKING:  # fields of every subclass, in each one's own order
+    dtype: jnp.dtype | None
+    param_dtype: jnp.dtype
+    use_bias: bool
+    use_scale: bool
+    bias_init: nn.initializers.Initializer
+    scale_init: nn.initializers.Initializer
+    epsilon: float
+    axis_name: str | None
+    activation: str
+    alpha: float
+    residual: str
+
+  def __post_init__(self):
+    check_norm_act(type(self).__name__, self.activation, self.alpha, self.residual)
+    super().__post_init__()
+
+  def _layer(self, x, feature_shape, **kwargs):
+    scale = (self.param("scale", self.scale_init, tuple(feature_shape), self.param_dtype)
+             if self.use_scale else None)
+    bias = (self.param("bias", self.bias_init, tuple(feature_shape), self.param_dtype)
+            if self.use_bias else None)
+    return layer(x, scale, bias, epsilon=self.epsilon, activation=self.activation,
+                 alpha=self.alpha, residual=self.residual, dtype=self.dtype,
+                 axis_name=None if self.is_initializing() else self.axis_name, **kwargs)
+
+
+_NORM_ACT_FIELDS = """
+    activation: ``"elu"`` (default), ``"selu"`` or ``"celu"``.
+    alpha: the activation's alpha (default 1.0; SELU's is fixed).
+    residual: what the backward pass keeps: ``"output"`` (default; the block's
+      output, which the next Dense or Conv keeps anyway) or ``"input"`` (exact
+      where a 16-bit output cannot be inverted; :func:`jelu.norm_act`).
+"""
+
+
+class BatchNormAct(_NormAct):
+  """:class:`flax.linen.BatchNorm` followed by an ELU-family activation, fused.
+
+  The same fields, params (``scale``, ``bias``) and batch stats (``mean``,
+  ``var``) as flax's BatchNorm, so ``nn.BatchNorm()`` then ``jelu.elu`` can be
+  swapped for ``BatchNormAct()`` and its variables loaded. Training keeps only
+  the output (:func:`jelu.norm_act`); with ``use_running_average`` it is the
+  norm with the running averages and then the activation.
+
+  Attributes:
+    use_running_average, axis, momentum, epsilon, dtype, param_dtype,
+    use_bias, use_scale, bias_init, scale_init, axis_name: as in
+      :class:`flax.linen.BatchNorm`.
+  """
+
+  use_running_average: bool | None = None
+  axis: int | Sequence[int] = -1
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  dtype: jnp.dtype | None = None
+  param_dtype: jnp.dtype = jnp.float32
+  use_bias: bool = True
+  use_scale: bool = True
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
+  scale_init: nn.initializers.Initializer = nn.initializers.ones
+  axis_name: str | None = None
+  activation: str = "elu"
+  alpha: float = 1.0
+  residual: str = "output"
+
+  @nn.compact
+  def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
+    """Normalises ``x`` (batch statistics, or the running averages) and applies the activation."""
+    use_running_average = nn.merge_param("use_running_average", self.use_running_average,
+                                         use_running_average)
+    features = _axes(x.ndim, self.axis)
+    feature_shape = [x.shape[ax] for ax in features]
+    ra_mean = self.variable("batch_stats", "mean", lambda s: jnp.zeros(s, jnp.float32),
+                            feature_shape)
+    ra_var = self.variable("batch_stats", "var", lambda s: jnp.ones(s, jnp.float32),
+                           feature_shape)
+    y, mean, var = self._layer(
+        x, feature_shape, features=features,
+        reduction=tuple(i for i in range(x.ndim) if i not in features),
+        running=(ra_mean.value, ra_var.value) if use_running_average else None)
+    if mean is not None and var is not None and not self.is_initializing():
+      momentum = self.momentum
+      ra_mean.value = momentum * ra_mean.value + (1 - momentum) * mean.reshape(feature_shape)
+      ra_var.value = momentum * ra_var.value + (1 - momentum) * var.reshape(feature_shape)
+    return y
+
+
+class LayerNormAct(_NormAct):
+  """:class:`flax.linen.LayerNorm` followed by an ELU-family activation, fused.
+
+  The same fields and params (``scale``, ``bias``) as flax's LayerNorm; the
+  backward pass keeps only the output (:func:`jelu.norm_act`).
+
+  Attributes:
+    epsilon, dtype, param_dtype, use_bias, use_scale, bias_init, scale_init,
+    reduction_axes, feature_axes, axis_name: as in :class:`flax.linen.LayerNorm`.
+  """
+
+  epsilon: float = 1e-6
+  dtype: jnp.dtype | None = None
+  param_dtype: jnp.dtype = jnp.float32
+  use_bias: bool = True
+  use_scale: bool = True
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
+  scale_init: nn.initializers.Initializer = nn.initializers.ones
+  reduction_axes: int | Sequence[int] = -1
+  feature_axes: int | Sequence[int] = -1
+  axis_name: str | None = None
+  activation: str = "elu"
+  alpha: float = 1.0
+  residual: str = "output"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Normalises ``x`` over ``reduction_axes`` and applies the activation."""
+    features = _axes(x.ndim, self.feature_axes)
+    return self._layer(x, [x.shape[ax] for ax in features], features=features,
+                       reduction=_axes(x.ndim, self.reduction_axes))[0]
+
+
+class GroupNormAct(_NormAct):
+  """:class:`flax.linen.GroupNorm` followed by an ELU-family activation, fused.
+
+  The same fields and params (``scale``, ``bias``) as flax's GroupNorm; the
+  backward pass keeps only the output (:func:`jelu.norm_act`). Statistics are
+  over each group of channels and every axis but the first (the batch), or
+  ``reduction_axes``.
+
+  Attributes:
+    num_groups, group_size, epsilon, dtype, param_dtype, use_bias, use_scale,
+    bias_init, scale_init, reduction_axes, axis_name: as in
+      :class:`flax.linen.GroupNorm`.
+  """
+
+  num_groups: int | None = 32
+  group_size: int | None = None
+  epsilon: float = 1e-6
+  dtype: jnp.dtype | None = None
+  param_dtype: jnp.dtype = jnp.float32
+  use_bias: bool = True
+  use_scale: bool = True
+  bias_init: nn.initializers.Initializer = nn.initializers.zeros
+  scale_init: nn.initializers.Initializer = nn.initializers.ones
+  reduction_axes: Sequence[int] | None = None
+  axis_name: str | None = None
+  activation: str = "elu"
+  alpha: float = 1.0
+  residual: str = "output"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Normalises ``x`` over each group of channels and applies the activation."""
+    name = type(self).__name__
+    groups = channel_groups(name, x.shape[-1], self.num_groups, self.group_size)
+    return self._layer(x, [x.shape[-1]], features=(x.ndim - 1,), groups=groups,
+                       reduction=group_reduction(name, x.ndim, self.reduction_axes))[0]
+
+
+for _module in (BatchNormAct, LayerNormAct, GroupNormAct):
+  # Cleaned first: Python 3.13 dedents docstrings, earlier releases do not.
+  _module.__doc__ = (inspect.cleandoc(_module.__doc__ or "") + "\n"
+                     + textwrap.indent(textwrap.dedent(_NORM_ACT_FIELDS).strip("\n"), "  "))

@@ -40,13 +40,17 @@ from jelu._checks import (
     check_alpha_value,
     check_key,
     check_learnable,
+    check_norm_act,
     check_rate,
     check_residual,
+    group_reduction,
     learned_alpha,
     raw_alpha,
 )
+from jelu._norm_act import layer
 
-__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "elu", "selu", "celu", "alpha_dropout"]
+__all__ = ["ELU", "SELU", "CELU", "AlphaDropout", "BatchNormAct", "GroupNormAct", "LayerNormAct",
+           "elu", "selu", "celu", "alpha_dropout"]
 
 
 class ELU(nnx.Module):
@@ -252,3 +256,101 @@ class AlphaDropout(nnx.Module):
     """
     if deterministic is not None:
       self.deterministic = deterministic
+
+
+def _value(variable):
+  """A param's array, or None for a norm built without it."""
+  return None if variable is None else variable[...]
+
+
+class BatchNormAct(nnx.BatchNorm):
+  """:class:`flax.nnx.BatchNorm` followed by an ELU-family activation, fused.
+
+  A subclass of flax's BatchNorm with its arguments, state (``scale``, ``bias``,
+  ``mean``, ``var``) and ``use_running_average`` (``.eval()``, ``nnx.view``);
+  training keeps only the output (:func:`jelu.norm_act`).
+
+  Args:
+    num_features, kwargs: as :class:`flax.nnx.BatchNorm` takes them.
+    activation, alpha, residual: as :class:`jelu.linen.BatchNormAct` takes them.
+  """
+
+  def __init__(self, num_features: int, *, activation: str = "elu", alpha: float = 1.0,
+               residual: str = "output", **kwargs):
+    check_norm_act(type(self).__name__, activation, alpha, residual)
+    super().__init__(num_features, **kwargs)
+    self.activation, self.alpha, self.residual = activation, alpha, residual
+
+  def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
+    use_running_average = (self.use_running_average if use_running_average is None
+                           else use_running_average)
+    if use_running_average is None:
+      raise ValueError("BatchNormAct: give use_running_average to the constructor, the call "
+                       "or nnx.view.")
+    features = tuple(sorted(ax % x.ndim for ax in (
+        (self.axis,) if isinstance(self.axis, int) else self.axis)))
+    y, mean, var = layer(
+        x, _value(self.scale), _value(self.bias), features=features,
+        reduction=tuple(i for i in range(x.ndim) if i not in features), epsilon=self.epsilon,
+        activation=self.activation, alpha=self.alpha, residual=self.residual,
+        axis_name=self.axis_name, dtype=self.dtype,
+        running=(self.mean[...], self.var[...]) if use_running_average else None)
+    if mean is not None and var is not None:
+      shape, momentum = self.mean[...].shape, self.momentum
+      self.mean[...] = momentum * self.mean[...] + (1 - momentum) * mean.reshape(shape)
+      self.var[...] = momentum * self.var[...] + (1 - momentum) * var.reshape(shape)
+    return y
+
+
+class LayerNormAct(nnx.LayerNorm):
+  """:class:`flax.nnx.LayerNorm` followed by an ELU-family activation, fused.
+
+  A subclass of flax's LayerNorm with its arguments and params; the backward
+  pass keeps only the output (:func:`jelu.norm_act`).
+
+  Args:
+    num_features, kwargs: as :class:`flax.nnx.LayerNorm` takes them.
+    activation, alpha, residual: as :class:`jelu.linen.BatchNormAct` takes them.
+  """
+
+  def __init__(self, num_features: int, *, activation: str = "elu", alpha: float = 1.0,
+               residual: str = "output", **kwargs):
+    check_norm_act(type(self).__name__, activation, alpha, residual)
+    super().__init__(num_features, **kwargs)
+    self.activation, self.alpha, self.residual = activation, alpha, residual
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    def axes(value):
+      return tuple(sorted(ax % x.ndim for ax in ((value,) if isinstance(value, int) else value)))
+
+    return layer(x, _value(self.scale), _value(self.bias), features=axes(self.feature_axes),
+                 reduction=axes(self.reduction_axes), epsilon=self.epsilon,
+                 activation=self.activation, alpha=self.alpha, residual=self.residual,
+                 axis_name=self.axis_name, dtype=self.dtype)[0]
+
+
+class GroupNormAct(nnx.GroupNorm):
+  """:class:`flax.nnx.GroupNorm` followed by an ELU-family activation, fused.
+
+  A subclass of flax's GroupNorm with its arguments and params; the backward
+  pass keeps only the output (:func:`jelu.norm_act`).
+
+  Args:
+    num_features, num_groups, group_size, kwargs: as
+      :class:`flax.nnx.GroupNorm` takes them.
+    activation, alpha, residual: as :class:`jelu.linen.BatchNormAct` takes them.
+  """
+
+  def __init__(self, num_features: int, num_groups: int | None = 32,
+               group_size: int | None = None, *, activation: str = "elu", alpha: float = 1.0,
+               residual: str = "output", **kwargs):
+    check_norm_act(type(self).__name__, activation, alpha, residual)
+    super().__init__(num_features, num_groups, group_size, **kwargs)
+    self.activation, self.alpha, self.residual = activation, alpha, residual
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    return layer(x, _value(self.scale), _value(self.bias), features=(x.ndim - 1,),
+                 groups=self.num_groups,
+                 reduction=group_reduction(type(self).__name__, x.ndim, self.reduction_axes),
+                 epsilon=self.epsilon, activation=self.activation, alpha=self.alpha,
+                 residual=self.residual, axis_name=self.axis_name, dtype=self.dtype)[0]

@@ -70,8 +70,9 @@ def assert_reexports_the_functions(module):
   """``module`` (jelu.linen or jelu.nnx) re-exports jelu's functions and lists all in __all__."""
   assert (module.elu, module.selu, module.celu, module.alpha_dropout) == (
       jelu.elu, jelu.selu, jelu.celu, jelu.alpha_dropout)
-  assert set(module.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout",
-                                 "elu", "selu", "celu", "alpha_dropout"}
+  assert set(module.__all__) == {"ELU", "SELU", "CELU", "AlphaDropout", "BatchNormAct",
+                                 "GroupNormAct", "LayerNormAct", "elu", "selu", "celu",
+                                 "alpha_dropout"}
   assert all(hasattr(module, name) for name in module.__all__)
 
 

@@ -99,3 +99,33 @@ def ulps(actual, expected, dtype):
   err = np.abs(np.asarray(actual, np.float64) - expected)
   nonzero = expected != 0
   return np.where(nonzero, err / np.where(nonzero, spacing, 1), err)
+
+
+def norm_act(x, scale, bias, g, axes, epsilon, kind, alpha=1.0):
+  """A norm over ``axes``, ``scale * x_hat + bias``, then ELU, SELU or CELU, in float64.
+
+  Returns ``(y, dx, dscale, dbias)`` for the output cotangent ``g``: the norm's
+  analytic backward pass, with the activation's derivative.
+  """
+  x, scale, bias, g = _f64(x), _f64(scale), _f64(bias), _f64(g)
+  mean = x.mean(axes, keepdims=True)
+  var = ((x - mean) ** 2).mean(axes, keepdims=True)
+  rstd = 1 / np.sqrt(var + epsilon)
+  x_hat = (x - mean) * rstd
+  z = x_hat * scale + bias
+  if kind == "selu":
+    y, slope = selu(z), d_selu(z)
+  elif kind == "celu":
+    y, slope = celu(z, alpha), d_celu(z, alpha)
+  else:
+    y, slope = elu(z, alpha), d_elu(z, alpha)
+  dz = g * slope
+  dx_hat = dz * scale
+  dx = rstd * (dx_hat - dx_hat.mean(axes, keepdims=True)
+               - x_hat * (dx_hat * x_hat).mean(axes, keepdims=True))
+
+  def reduced(t, like):
+    axes = tuple(i for i in range(t.ndim) if np.shape(like)[i] == 1 and t.shape[i] != 1)
+    return t.sum(axes, keepdims=True).reshape(np.shape(like))
+
+  return y, dx, reduced(dz * x_hat, scale), reduced(dz, bias)

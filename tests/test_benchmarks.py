@@ -123,3 +123,17 @@ def test_the_headline_table_is_the_readmes(capsys):
   table = capsys.readouterr().out.strip()
   assert table.count("\n") == 9  # header, rule, CPU, H100, TPU and the GPU run, 2 dtypes each
   assert table in (ROOT / "README.md").read_text()
+
+
+def test_the_norm_act_benchmark_measures_errors_and_memory(tmp_path):
+  bench = helpers.load_benchmark("norm_act")
+  rows = bench.accuracy_rows(scales=(1.0,), biases=(0.0,))
+  assert [(r["dtype"], r["residual"]) for r in rows] == [
+      ("float32", "output"), ("float32", "input"), ("bfloat16", "output"), ("bfloat16", "input")]
+  for r in rows:
+    bound = 1e-6 if r["dtype"] == "float32" else 1e-2
+    assert 0 < r["dx"] < bound and 0 < r["dscale"] < bound and 0 < r["dbias"] < bound, r
+  memory = bench.memory_rows(["cpu"], batch=2, norms=("batch",), dtypes=("float32",))
+  assert {r["variant"] for r in memory} == set(bench.VARIANTS)
+  assert all(r["vs_norm_alone"] == 1.0 for r in memory if r["variant"] == bench.VARIANTS[0])
+  assert "| batch |" in bench.tables(memory, rows)

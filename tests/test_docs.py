@@ -37,7 +37,9 @@ def test_every_public_module_class_and_function_is_in_the_api_page(tmp_path):
                   str(tmp_path)], check=True)
   ids = set(re.findall(r'id="([^"]+)"', (tmp_path / "api.html").read_text()))
   expected = {"module-jelu", "module-jelu.linen", "module-jelu.nnx", *public_names()}
-  assert len(expected) == 3 + 6 + 4 + 4
+  # The modules, jelu's 7 names, and 7 classes in each of linen and nnx.
+  assert len(expected) == 3 + 7 + 7 + 7
   assert expected <= ids, sorted(expected - ids)
-  for cls in ("linen.ELU", "linen.AlphaDropout", "nnx.ELU", "nnx.AlphaDropout"):
+  for cls in ("linen.ELU", "linen.AlphaDropout", "linen.BatchNormAct", "nnx.ELU",
+              "nnx.AlphaDropout", "nnx.BatchNormAct"):
     assert f"jelu.{cls}.__call__" in ids
