@@ -1,4 +1,4 @@
-"""`make demo`: the activation plots, the self-normalisation plot, then the digits comparison.
+"""`make demo`: a train step with jelu against jax.nn and ReLU, the plots, the digits comparison.
 
 Ends with the training table and the list of PNGs written.
 
@@ -15,6 +15,7 @@ import jelu
 
 import plot_activations
 import self_normalizing
+import step_memory
 import train_digits
 
 if __name__ == "__main__":
@@ -23,7 +24,10 @@ if __name__ == "__main__":
   parser.add_argument("--epochs", type=int, default=40)
   args = parser.parse_args()
   print(f"jelu {jelu.__version__}, jax {jax.__version__}, backend {jax.default_backend()}")
-  pngs = plot_activations.main(args.out)
+  rows, pngs = step_memory.main(args.out)
+  print("\nThe compiled train step of two small models (time: median of interleaved rounds):")
+  print(step_memory.table(rows))
+  pngs += plot_activations.main(args.out)
   stats, paths = self_normalizing.main(args.out)
   pngs += paths
   print("last layer of the 64-layer MLP at init (mean, variance):",

@@ -2,7 +2,7 @@
 
 The same architecture, optimiser and seed for each; SELU gets its companions
 (LeCun-normal weights, which are also flax's default, and AlphaDropout). Prints a
-table (final test accuracy, loss, time per epoch) and plots the training loss and
+table (final test accuracy and loss) and plots the training loss and
 test accuracy of all four into one figure under ``out/``. Deterministic given
 the seed.
 
@@ -141,10 +141,12 @@ def plot(results: list[dict], path: pathlib.Path) -> None:
 
 
 def table(results: list[dict]) -> str:
-  lines = [f"{'activation':<26}{'test acc':>9}{'test loss':>11}{'train loss':>12}{'ms/epoch':>10}"]
+  # No time column: one run of each in turn measures the machine's load as much as the
+  # activation (examples/step_memory.py times steps in interleaved rounds).
+  lines = [f"{'activation':<26}{'test acc':>9}{'test loss':>11}{'train loss':>12}"]
   for r in results:
     lines.append(f"{r['name']:<26}{r['test_accuracy'][-1]:>9.4f}{r['test_loss'][-1]:>11.4f}"
-                 f"{r['train_loss'][-1]:>12.4f}{1e3 * r['epoch_s']:>10.1f}")
+                 f"{r['train_loss'][-1]:>12.4f}")
   return "\n".join(lines)
 
 

@@ -141,9 +141,23 @@ def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, res, cotan
   # The sums: dz and dz * x_hat over the statistics' axes, and the params' gradients.
   dz, x_hat = _dz_and_x_hat(*args, tie=0)
   sw = scale.astype(rstd.dtype)
-  dbias = _unbroadcast(dz, bias.shape)
-  dscale = _unbroadcast(dz * x_hat, scale.shape)
-  sums = (jnp.sum(dz * sw, axes, keepdims=True), jnp.sum(dz * sw * x_hat, axes, keepdims=True))
+  # Sums over the statistics' axes (for dx) and over the params' broadcast axes (for their
+  # gradients), from one pass over the big arrays where the two share axes: partial sums
+  # over the shared axes first (all of them for a batch norm, the spatial ones for a group
+  # norm), then small sums of those. A layer norm shares none: its params' sums are a pass
+  # of their own, recomputing dz and x_hat rather than keeping them.
+  shape = jnp.broadcast_shapes(jnp.shape(scale), jnp.shape(bias), (1,) * kept.ndim)
+  shared = tuple(ax for ax in axes if shape[ax] == 1)
+  rest = tuple(ax for ax in axes if ax not in shared)
+  if shared:
+    partial = (jnp.sum(dz, shared, keepdims=True), jnp.sum(dz * x_hat, shared, keepdims=True))
+  else:
+    partial = (dz, dz * x_hat)
+  sums = tuple(jnp.sum(s * sw, rest, keepdims=True) for s in partial)
+  if not shared:
+    dz, x_hat = _dz_and_x_hat(*args, tie=1)
+    partial = (dz, dz * x_hat)
+  dbias, dscale = _unbroadcast(partial[0], bias.shape), _unbroadcast(partial[1], scale.shape)
   if axis_name is not None:
     sums = lax.psum(sums, axis_name)
   mean_dx_hat, mean_dx_hat_x_hat = sums[0] / count, sums[1] / count

@@ -131,7 +131,7 @@ def test_the_norm_act_benchmark_measures_errors_and_memory(tmp_path):
   assert [(r["dtype"], r["residual"]) for r in rows] == [
       ("float32", "output"), ("float32", "input"), ("bfloat16", "output"), ("bfloat16", "input")]
   for r in rows:
-    bound = 1e-6 if r["dtype"] == "float32" else 1e-2
+    bound = 1e-5 if r["dtype"] == "float32" else 1e-2
     assert 0 < r["dx"] < bound and 0 < r["dscale"] < bound and 0 < r["dbias"] < bound, r
   memory = bench.memory_rows(["cpu"], batch=2, norms=("batch",), dtypes=("float32",))
   assert {r["variant"] for r in memory} == set(bench.VARIANTS)

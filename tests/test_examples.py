@@ -47,3 +47,30 @@ def test_train_digits_is_deterministic_and_learns(load, tmp_path):
 def test_train_digits_nnx_learns(load):
   history = load("train_digits_nnx").main(epochs=3, hidden=32)
   assert len(history) == 3 and history[-1] > 0.4
+
+
+def test_resnet_digits_learns_with_both_norms_and_the_fused_step_needs_less(load):
+  results = load("train_resnet_digits").main(epochs=2, width=8)
+  assert [r["name"] for r in results] == ["nn.BatchNorm + jelu.elu", "jelu.linen.BatchNormAct"]
+  for r in results:
+    assert r["train_loss"][-1] < 2.15  # chance is 2.30
+  # The same model: the same accuracy (two epochs leave the running averages far from the
+  # batch statistics, so it is low), and less memory fused.
+  flax_norm, fused = results
+  assert abs(fused["test_accuracy"] - flax_norm["test_accuracy"]) <= 0.02
+  assert fused["temp_mib_1024"] < flax_norm["temp_mib_1024"]
+
+
+def test_step_memory_compares_the_three_and_draws_them(load, tmp_path):
+  step_memory = load("step_memory")
+  rows, paths = step_memory.main(out=str(tmp_path), rounds=2)
+  assert len(rows) == len(step_memory.MODELS) * len(step_memory.ACTIVATIONS)
+  slack = 64 / 1024  # MiB, as the memory tests' (XLA's scalar buffers)
+  for model in step_memory.MODELS:
+    temp = {r["activation"]: r["temp_mib"] for r in rows if r["model"] == model}
+    assert temp["jelu.elu"] <= min(temp["jax.nn.elu"], temp["jax.nn.relu"]) + slack, temp
+    if model.startswith("transformer"):  # where the next layer keeps the output
+      assert temp["jelu.elu"] < temp["jax.nn.elu"] and temp["jelu.elu"] < temp["jax.nn.relu"]
+  assert all(r["time_vs_jax_nn"] > 0 for r in rows)
+  assert "| jelu.elu |" in step_memory.table(rows)
+  assert paths[0].read_bytes()[:8] == PNG
