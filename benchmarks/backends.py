@@ -245,8 +245,12 @@ def memory_chart(rows: list[dict], path: pathlib.Path) -> None:
   shown = [a for a in ("jelu.elu", "jelu.elu input", "jax.nn.elu", "jax.nn.relu", "jax.nn.gelu")
            if a in measured]
   panels = list(dict.fromkeys((r["target"], r["dtype"]) for r in rows))
-  fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False)
+  fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels) + 0.8),
+                           squeeze=False)
   top = max(r["temp_vs_identity"] for r in rows) * 1.05
+  # One color per activation in every panel, so that one legend serves them all.
+  colors = {name: f"C{i}" for i, name in enumerate(shown)}
+  handles = {}
   for ax, (target, dtype) in zip(axes[:, 0], panels, strict=True):
     ratio = {(r["architecture"], r["activation"]): r["temp_vs_identity"] for r in rows
              if r["target"] == target and r["dtype"] == dtype}
@@ -255,16 +259,18 @@ def memory_chart(rows: list[dict], path: pathlib.Path) -> None:
     width = 0.8 / len(here)
     for i, name in enumerate(here):
       label = 'jelu.elu(residual="input")' if name == "jelu.elu input" else name
-      ax.bar([a + i * width for a in range(len(archs))], [ratio[arch, name] for arch in archs],
-             width, label=label)
+      handles[label] = ax.bar([a + i * width for a in range(len(archs))],
+                              [ratio[arch, name] for arch in archs], width, color=colors[name])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks([a + width * (len(here) - 1) / 2 for a in range(len(archs))], archs)
     ax.set_ylim(0.5, top)
     ax.set_ylabel("temp / no activation")
     ax.set_title(f"{TARGETS[target]}, {dtype}", fontsize=10)
-  axes[0, 0].legend(ncol=5, fontsize=8)
-  fig.suptitle("Temporary memory of jax.jit(jax.grad(loss)), XLA memory analysis")
-  fig.tight_layout()
+  fig.suptitle("Train-step temporary memory over the network without activation "
+               "(XLA's memory analysis)", fontsize=11)
+  fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles),
+             fontsize=8, bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_figheight()), frameon=False)
+  fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))
   fig.savefig(path, dpi=100)
   plt.close(fig)
 

@@ -11,9 +11,13 @@ the norm's scale and bias (the bias moves the activation's input toward saturati
 and bfloat16, for both residuals: the largest error over the largest gradient of each kind.
 
 Writes ``benchmarks/norm_act.json`` (or ``--json``) and prints markdown tables. Compiles and
-computes on the CPU; asserts nothing.
+computes on the CPU; asserts nothing. ``--disable NAME`` compiles without a measure of
+``jelu._xla`` (docs/design.md). ``--docs`` prints the memory table of the docs page
+"Norm and activation fused" from JSON files written before, and measures nothing.
 
     python benchmarks/norm_act.py
+    python benchmarks/norm_act.py --docs benchmarks/norm_act-newest.json \\
+        benchmarks/norm_act-newest-h100.json
     JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 .venv-backends/bin/python \\
         benchmarks/norm_act.py --targets cpu h100 --json out/norm_act.json
 """
@@ -32,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jelu
+import jelu._xla
 from jelu import linen as jnn
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -173,14 +178,46 @@ def tables(memory: list[dict], accuracy: list[dict]) -> str:
   return "\n".join(out) + "\n"
 
 
+_TARGET_LABELS = {"cpu": "XLA:CPU", "h100": "H100, compiled"}
+
+
+def docs_table(paths: list[str]) -> str:
+  """One markdown row per backend, dtype and norm of the JSON files at ``paths``."""
+  out = ["| backend, dtype | norm | " + " | ".join(VARIANTS[1:]) + " | jax |",
+         "|---|---|" + "---|" * len(VARIANTS)]
+  for path in paths:
+    results = json.loads(pathlib.Path(path).read_text())
+    memory = results["memory"]
+    for target in dict.fromkeys(r["target"] for r in memory):
+      for dtype in ("float32", "bfloat16"):
+        for norm in NORMS:
+          cells = {r["variant"]: r["vs_norm_alone"] for r in memory
+                   if (r["target"], r["dtype"], r["norm"]) == (target, dtype, norm)}
+          if cells:
+            out.append(f"| {_TARGET_LABELS[target]}, {dtype} | {norm} | "
+                       + " | ".join(f"{cells[v]:.3f}" for v in VARIANTS[1:])
+                       + f" | {results['machine']['jax']} |")
+  return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--targets", nargs="+", default=["cpu"], choices=["cpu", "h100"])
   parser.add_argument("--batch", type=int, default=64)
   parser.add_argument("--json", default=str(HERE / "norm_act.json"))
+  parser.add_argument("--disable", nargs="+", default=[], choices=jelu._xla.MEASURES,
+                      help="compile without these measures of jelu._xla (docs/design.md)")
+  parser.add_argument("--docs", nargs="+", metavar="JSON",
+                      help="print the docs' memory table from these files; measure nothing")
   args = parser.parse_args(argv)
-  results = {"machine": {"jax": jax.__version__, "cpu": "XLA:CPU of this machine"},
-             "memory": memory_rows(args.targets, args.batch), "accuracy": accuracy_rows()}
+  if args.docs:
+    print(docs_table(args.docs), end="")
+    return {}
+  with jelu._xla.disabled(*args.disable):
+    memory = memory_rows(args.targets, args.batch)
+  disabled = {"disabled": args.disable} if args.disable else {}
+  results = {"machine": {"jax": jax.__version__, "cpu": "XLA:CPU of this machine", **disabled},
+             "memory": memory, "accuracy": accuracy_rows()}
   print(f"jax {jax.__version__}" + tables(results["memory"], results["accuracy"]))
   pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
   return results

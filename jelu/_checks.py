@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import jax
@@ -220,12 +220,16 @@ def learned_alpha(param: jax.Array, x: jax.Array, positive: bool) -> jax.Array:
   return alpha
 
 
-def check_norm_act(name: str, activation: str, alpha: float, residual: str) -> None:
-  """Checks a fused norm's activation, alpha and residual."""
+def check_norm_act(name: str, activation: str, alpha: float, residual: str,
+                   flax_kwargs: Mapping[str, object] | None = None) -> None:
+  """Checks a fused norm's activation, alpha and residual, and flax arguments it lacks."""
   if activation not in ("elu", "selu", "celu"):
     raise ValueError(f"{name}: activation must be 'elu', 'selu' or 'celu', got {activation!r}.")
   check_alpha_value(name, alpha, celu=activation == "celu")
   check_residual(name, residual)
+  if (flax_kwargs or {}).get("axis_index_groups") is not None:
+    raise ValueError(f"{name}: axis_index_groups is not supported; statistics are averaged "
+                     "over the whole axis_name.")
 
 
 def channel_groups(name: str, channels: int, num_groups: int | None,

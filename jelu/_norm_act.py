@@ -55,12 +55,22 @@ from jelu._activations import celu as _celu
 from jelu._activations import elu as _elu
 from jelu._activations import selu as _selu
 from jelu._checks import check_norm_act
-from jelu._xla import narrowed
+from jelu._xla import narrowed, summed_together
 
 
-def _statistics(xw: jax.Array, axes: tuple[int, ...], axis_name) -> tuple[jax.Array, jax.Array]:
-  """Mean and variance over ``axes`` (kept), as flax's norms compute them by default."""
+def _statistics(xw: jax.Array, axes: tuple[int, ...], axis_name, fast_variance: bool
+                ) -> tuple[jax.Array, jax.Array]:
+  """Mean and variance over ``axes`` (kept), as flax's norms compute them.
+
+  ``fast_variance``: ``E[x^2] - E[x]^2`` from one pass (flax's default), else
+  ``E[(x - E[x])^2]`` from a second pass over ``x``.
+  """
   mean = jnp.mean(xw, axes, keepdims=True)
+  if not fast_variance:
+    if axis_name is not None:
+      mean = lax.pmean(mean, axis_name)
+    var = jnp.mean(jnp.square(xw - mean), axes, keepdims=True)
+    return mean, var if axis_name is None else lax.pmean(var, axis_name)
   mean2 = jnp.mean(xw * xw, axes, keepdims=True)
   if axis_name is not None:
     mean, mean2 = lax.pmean((mean, mean2), axis_name)
@@ -75,10 +85,10 @@ def _inverse(y: jax.Array, a: float, kind: str, dtype: jnp.dtype) -> jax.Array:
   return jnp.where(y > 0, y / _SCALE[kind], negative)
 
 
-def _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype):
+def _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype, fast_variance):
   compute_dtype = jnp.promote_types(x.dtype, jnp.float32)
   xw = x.astype(compute_dtype)
-  mean, var = _statistics(xw, axes, axis_name)
+  mean, var = _statistics(xw, axes, axis_name, fast_variance)
   rstd = lax.rsqrt(var + epsilon)
   # flax's order: (x - mean) * (rsqrt(var + eps) * scale) + bias.
   z = (xw - mean) * (rstd * scale.astype(compute_dtype)) + bias.astype(compute_dtype)
@@ -87,14 +97,17 @@ def _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype):
   return y, mean, var, rstd
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7, 8, 9))
-def _norm_act(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype):
-  y, mean, var, _ = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7, 8, 9, 10))
+def _norm_act(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype, fast_variance):
+  y, mean, var, _ = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype,
+                             fast_variance)
   return y, mean, var
 
 
-def _norm_act_fwd(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype):
-  y, mean, var, rstd = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype)
+def _norm_act_fwd(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype,
+                  fast_variance):
+  y, mean, var, rstd = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype,
+                                fast_variance)
   # An empty array of x's dtype stands in for the one not kept.
   if residual == "input":
     kept = (jnp.empty((0,), y.dtype), x)
@@ -129,7 +142,8 @@ def _dz_and_x_hat(kept, g, scale, bias, mean, rstd, a, kind, residual, count, ti
   return gw * _slope_from_output(kept, a, kind), jnp.clip(x_hat, -bound, bound)
 
 
-def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, res, cotangents):
+def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, fast_variance, res,
+                  cotangents):
   # The statistics' cotangents are ignored: norm_act returns them behind stop_gradient.
   g = cotangents[0]
   y, x, scale, bias, mean, rstd = res
@@ -150,7 +164,7 @@ def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, res, cotan
   shared = tuple(ax for ax in axes if shape[ax] == 1)
   rest = tuple(ax for ax in axes if ax not in shared)
   if shared:
-    partial = (jnp.sum(dz, shared, keepdims=True), jnp.sum(dz * x_hat, shared, keepdims=True))
+    partial = summed_together((dz, dz * x_hat), shared)
   else:
     partial = (dz, dz * x_hat)
   sums = tuple(jnp.sum(s * sw, rest, keepdims=True) for s in partial)
@@ -175,17 +189,16 @@ _norm_act.defvjp(_norm_act_fwd, _norm_act_bwd)
 
 def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | None = None, *,
              axes: int | Sequence[int], activation: str = "elu", alpha: float = 1.0,
-             epsilon: float = 1e-5, residual: str = "output", axis_name=None, dtype=None
-             ) -> tuple[jax.Array, jax.Array, jax.Array]:
+             epsilon: float = 1e-5, residual: str = "output", axis_name=None, dtype=None,
+             use_fast_variance: bool = True) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Normalises ``x`` over ``axes``, applies ``scale`` and ``bias``, then an ELU-family activation.
 
   ``activation(scale * (x - mean) / sqrt(var + epsilon) + bias)`` in one
   ``jax.custom_vjp`` whose backward pass keeps only the output (and the
   statistics) with ``residual="output"``, or ``x`` with ``residual="input"``,
   which is exact where the output cannot be inverted (see the module's notes
-  and the docs page "Norm and activation fused"). The statistics are flax's
-  (``E[x^2] - E[x]^2``, at least in float32). Reverse mode only, as the
-  activations.
+  and the docs page "Norm and activation fused"). The statistics are flax's,
+  at least in float32. Reverse mode only, as the activations.
 
   Args:
     x: the input.
@@ -199,6 +212,9 @@ def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | Non
       the activation saturates, see the docs' error table) or ``"input"``.
     axis_name: a named axis (``shard_map``, ``pmap``) to average statistics over.
     dtype: the output's dtype (default: ``x``, ``scale`` and ``bias`` promoted).
+    use_fast_variance: as in flax's norms: ``E[x^2] - E[x]^2`` (default, one
+      pass) or, with False, ``E[(x - E[x])^2]`` (two passes, more accurate
+      where the mean is large against the spread).
 
   Returns:
     ``(y, mean, var)``; the statistics have ``x``'s shape with size 1 on
@@ -220,7 +236,8 @@ def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | Non
     dtype = jnp.result_type(x, scale, bias)
   a = float(_DEFAULT_SATURATION["selu"]) if activation == "selu" else float(alpha)
   y, mean, var = cast(tuple[jax.Array, jax.Array, jax.Array], _norm_act(
-      x, scale, bias, a, axes, float(epsilon), activation, residual, axis_name, jnp.dtype(dtype)))
+      x, scale, bias, a, axes, float(epsilon), activation, residual, axis_name, jnp.dtype(dtype),
+      bool(use_fast_variance)))
   return y, lax.stop_gradient(mean), lax.stop_gradient(var)
 
 
@@ -247,7 +264,7 @@ def normalized_act(x: jax.Array, mean: jax.Array, var: jax.Array, scale, bias, *
 
 def layer(x: jax.Array, scale, bias, *, features: tuple[int, ...], reduction: tuple[int, ...],
           groups: int | None = None, epsilon: float, activation: str, alpha: float,
-          residual: str, axis_name, dtype, running=None):
+          residual: str, axis_name, dtype, use_fast_variance: bool = True, running=None):
   """What the fused norm modules (linen and nnx) do with their params: ``(y, mean, var)``.
 
   ``features``: the axes of the params (size-1 elsewhere); ``groups``: the last axis is
@@ -272,5 +289,6 @@ def layer(x: jax.Array, scale, bias, *, features: tuple[int, ...], reduction: tu
                        alpha=alpha, dtype=dtype, residual=residual)
     return y.reshape(shape), None, None
   y, mean, var = norm_act(x, scale, bias, axes=axes, activation=activation, alpha=alpha,
-                          epsilon=epsilon, residual=residual, axis_name=axis_name, dtype=dtype)
+                          epsilon=epsilon, residual=residual, axis_name=axis_name, dtype=dtype,
+                          use_fast_variance=use_fast_variance)
   return y.reshape(shape), mean, var

@@ -15,6 +15,7 @@ measure                    backend       what it keeps XLA from doing
 `written_once_on_cpu`      CPU           recomputing ``dx`` in each of its readers
 `fused_sum_summand`        CPU           a library reduction that keeps its summand
 `libdevice_expm1_on_gpu`   CUDA          writing the alpha gradient's summand
+`summed_together`          GPU           writing one of two sums' summands out in float32
 =========================  ============  ==================================================
 """
 
@@ -31,7 +32,7 @@ import jax.numpy as jnp
 _Values = TypeVar("_Values")
 
 MEASURES = ("materialized", "narrowed", "written_once_on_cpu", "fused_sum_summand",
-            "libdevice_expm1_on_gpu")
+            "libdevice_expm1_on_gpu", "summed_together")
 _DISABLED: set[str] = set()
 
 
@@ -169,3 +170,26 @@ def libdevice_expm1_on_gpu(t: jax.Array, general: Callable[[jax.Array], jax.Arra
   if "libdevice_expm1_on_gpu" in _DISABLED:
     return general(t)
   return jax.lax.platform_dependent(t, cuda=jnp.expm1, default=general)
+
+
+def summed_together(summands: tuple[jax.Array, ...], axes: tuple[int, ...]
+                    ) -> tuple[jax.Array, ...]:
+  """Each of ``summands`` summed over ``axes`` (kept); on XLA:GPU as one reduction.
+
+  XLA:GPU fuses the elementwise work of two sums over middle axes (a group norm's spatial
+  axes, keeping the batch and the channels) into one of them and writes the other's summand
+  out as a full float32 array. Stacked on a new last axis, they are one reduction that
+  reads its inputs once and writes no array of the input's size (GroupNormAct on the H100,
+  bfloat16: 0.446x flax's GroupNorm alone, 0.888x without). Sums that keep no leading axis
+  (a batch norm's) XLA fuses as they are; there the stacking cost an array.
+  """
+  def separate(summands):
+    return tuple(jnp.sum(s, axes, keepdims=True) for s in summands)
+
+  def stacked(summands):
+    sums = jnp.sum(jnp.stack(summands, -1), axes, keepdims=True)
+    return tuple(sums[..., i] for i in range(len(summands)))
+
+  if "summed_together" in _DISABLED or not axes or axes[0] == 0:
+    return separate(summands)
+  return jax.lax.platform_dependent(summands, cuda=stacked, rocm=stacked, default=separate)

@@ -240,6 +240,7 @@ class _NormAct(nn.Module):
     scale_init: nn.initializers.Initializer
     epsilon: float
     axis_name: str | None
+    use_fast_variance: bool
     activation: str
     alpha: float
     residual: str
@@ -255,6 +256,7 @@ class _NormAct(nn.Module):
             if self.use_bias else None)
     return layer(x, scale, bias, epsilon=self.epsilon, activation=self.activation,
                  alpha=self.alpha, residual=self.residual, dtype=self.dtype,
+                 use_fast_variance=self.use_fast_variance,
                  axis_name=None if self.is_initializing() else self.axis_name, **kwargs)
 
 
@@ -278,7 +280,7 @@ class BatchNormAct(_NormAct):
 
   Attributes:
     use_running_average, axis, momentum, epsilon, dtype, param_dtype,
-    use_bias, use_scale, bias_init, scale_init, axis_name: as in
+    use_bias, use_scale, bias_init, scale_init, axis_name, use_fast_variance: as in
       :class:`flax.linen.BatchNorm`.
   """
 
@@ -293,6 +295,7 @@ class BatchNormAct(_NormAct):
   bias_init: nn.initializers.Initializer = nn.initializers.zeros
   scale_init: nn.initializers.Initializer = nn.initializers.ones
   axis_name: str | None = None
+  use_fast_variance: bool = True
   activation: str = "elu"
   alpha: float = 1.0
   residual: str = "output"
@@ -327,7 +330,8 @@ class LayerNormAct(_NormAct):
 
   Attributes:
     epsilon, dtype, param_dtype, use_bias, use_scale, bias_init, scale_init,
-    reduction_axes, feature_axes, axis_name: as in :class:`flax.linen.LayerNorm`.
+    reduction_axes, feature_axes, axis_name, use_fast_variance: as in
+      :class:`flax.linen.LayerNorm`.
   """
 
   epsilon: float = 1e-6
@@ -340,6 +344,7 @@ class LayerNormAct(_NormAct):
   reduction_axes: int | Sequence[int] = -1
   feature_axes: int | Sequence[int] = -1
   axis_name: str | None = None
+  use_fast_variance: bool = True
   activation: str = "elu"
   alpha: float = 1.0
   residual: str = "output"
@@ -362,7 +367,7 @@ class GroupNormAct(_NormAct):
 
   Attributes:
     num_groups, group_size, epsilon, dtype, param_dtype, use_bias, use_scale,
-    bias_init, scale_init, reduction_axes, axis_name: as in
+    bias_init, scale_init, reduction_axes, axis_name, use_fast_variance: as in
       :class:`flax.linen.GroupNorm`.
   """
 
@@ -377,6 +382,7 @@ class GroupNormAct(_NormAct):
   scale_init: nn.initializers.Initializer = nn.initializers.ones
   reduction_axes: Sequence[int] | None = None
   axis_name: str | None = None
+  use_fast_variance: bool = True
   activation: str = "elu"
   alpha: float = 1.0
   residual: str = "output"

@@ -277,7 +277,7 @@ class BatchNormAct(nnx.BatchNorm):
 
   def __init__(self, num_features: int, *, activation: str = "elu", alpha: float = 1.0,
                residual: str = "output", **kwargs):
-    check_norm_act(type(self).__name__, activation, alpha, residual)
+    check_norm_act(type(self).__name__, activation, alpha, residual, kwargs)
     super().__init__(num_features, **kwargs)
     self.activation, self.alpha, self.residual = activation, alpha, residual
 
@@ -293,7 +293,7 @@ class BatchNormAct(nnx.BatchNorm):
         x, _value(self.scale), _value(self.bias), features=features,
         reduction=tuple(i for i in range(x.ndim) if i not in features), epsilon=self.epsilon,
         activation=self.activation, alpha=self.alpha, residual=self.residual,
-        axis_name=self.axis_name, dtype=self.dtype,
+        axis_name=self.axis_name, dtype=self.dtype, use_fast_variance=self.use_fast_variance,
         running=(self.mean[...], self.var[...]) if use_running_average else None)
     if mean is not None and var is not None:
       shape, momentum = self.mean[...].shape, self.momentum
@@ -315,7 +315,7 @@ class LayerNormAct(nnx.LayerNorm):
 
   def __init__(self, num_features: int, *, activation: str = "elu", alpha: float = 1.0,
                residual: str = "output", **kwargs):
-    check_norm_act(type(self).__name__, activation, alpha, residual)
+    check_norm_act(type(self).__name__, activation, alpha, residual, kwargs)
     super().__init__(num_features, **kwargs)
     self.activation, self.alpha, self.residual = activation, alpha, residual
 
@@ -326,7 +326,8 @@ class LayerNormAct(nnx.LayerNorm):
     return layer(x, _value(self.scale), _value(self.bias), features=axes(self.feature_axes),
                  reduction=axes(self.reduction_axes), epsilon=self.epsilon,
                  activation=self.activation, alpha=self.alpha, residual=self.residual,
-                 axis_name=self.axis_name, dtype=self.dtype)[0]
+                 axis_name=self.axis_name, dtype=self.dtype,
+                 use_fast_variance=self.use_fast_variance)[0]
 
 
 class GroupNormAct(nnx.GroupNorm):
@@ -344,7 +345,7 @@ class GroupNormAct(nnx.GroupNorm):
   def __init__(self, num_features: int, num_groups: int | None = 32,
                group_size: int | None = None, *, activation: str = "elu", alpha: float = 1.0,
                residual: str = "output", **kwargs):
-    check_norm_act(type(self).__name__, activation, alpha, residual)
+    check_norm_act(type(self).__name__, activation, alpha, residual, kwargs)
     super().__init__(num_features, num_groups, group_size, **kwargs)
     self.activation, self.alpha, self.residual = activation, alpha, residual
 
@@ -353,4 +354,5 @@ class GroupNormAct(nnx.GroupNorm):
                  groups=self.num_groups,
                  reduction=group_reduction(type(self).__name__, x.ndim, self.reduction_axes),
                  epsilon=self.epsilon, activation=self.activation, alpha=self.alpha,
-                 residual=self.residual, axis_name=self.axis_name, dtype=self.dtype)[0]
+                 residual=self.residual, axis_name=self.axis_name, dtype=self.dtype,
+                 use_fast_variance=self.use_fast_variance)[0]

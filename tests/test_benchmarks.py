@@ -125,6 +125,16 @@ def test_the_headline_table_is_the_readmes(capsys):
   assert table in (ROOT / "README.md").read_text()
 
 
+def test_the_norm_act_pages_tables_are_the_benchmarks():
+  # docs/norm-act.md's memory tables are benchmarks/norm_act.py --docs of the JSON it wrote.
+  bench = helpers.load_benchmark("norm_act")
+  page = (ROOT / "docs" / "norm-act.md").read_text()
+  for names in (["norm_act.json"], ["norm_act-newest.json", "norm_act-newest-h100.json"]):
+    table = bench.docs_table([str(ROOT / "benchmarks" / name) for name in names])
+    assert table.count("\n") == 2 + 12, table  # XLA:CPU and H100, 2 dtypes, 3 norms
+    assert table in page, names
+
+
 def test_the_norm_act_benchmark_measures_errors_and_memory(tmp_path):
   bench = helpers.load_benchmark("norm_act")
   rows = bench.accuracy_rows(scales=(1.0,), biases=(0.0,))

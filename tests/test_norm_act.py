@@ -160,6 +160,23 @@ def test_bfloat16_output_within_an_ulp_of_flax_then_jelu(kind):
   assert np.max(ref.ulps(y, want, jnp.bfloat16)) <= 1.0
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_use_fast_variance_false_takes_the_two_pass_variance(fast):
+  # Data whose mean is large against its spread: E[x^2] - E[x]^2 cancels in float32, the
+  # two-pass E[(x - E[x])^2] does not; the fused module follows flax's choice either way.
+  x = X * 0.01 + 30
+  theirs = nn.BatchNorm(use_running_average=False, use_fast_variance=fast)
+  ours = jnn.BatchNormAct(use_running_average=False, use_fast_variance=fast)
+  variables = theirs.init(jax.random.key(0), x)
+  y = ours.apply(variables, x, mutable=["batch_stats"])[0]
+  want = jelu.elu(theirs.apply(variables, x, mutable=["batch_stats"])[0])
+  np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+  ones = np.ones((1, 1, 1, 16))
+  exact = ref.norm_act(x, ones, 0 * ones, G, (0, 1, 2), 1e-5, "elu")[0]
+  if not fast:
+    np.testing.assert_allclose(y, exact, rtol=1e-3, atol=1e-3)
+
+
 class _ConvStack(nn.Module):
   norm: str
   dtype: jnp.dtype = jnp.float32
@@ -238,6 +255,8 @@ def test_axis_name_averages_statistics_across_devices():
     (lambda: jnn.GroupNormAct(num_groups=4, group_size=4).init(jax.random.key(0), X),
      ValueError, "exactly one"),
     (lambda: jnn.BatchNormAct(activation="gelu"), ValueError, "activation must be"),
+    (lambda: jnnx.GroupNormAct(16, num_groups=4, axis_index_groups=[[0]], rngs=nnx.Rngs(0)),
+     ValueError, "axis_index_groups is not supported"),
 ])
 def test_bad_arguments_raise_clear_errors(make, error, message):
   with pytest.raises(error, match=message):
@@ -248,8 +267,9 @@ NNX_PAIRS = {
     "batch": (lambda: nnx.BatchNorm(16, use_running_average=False, rngs=nnx.Rngs(0)),
               lambda: jnnx.BatchNormAct(16, use_running_average=False, activation="selu",
                                         rngs=nnx.Rngs(0))),
-    "layer": (lambda: nnx.LayerNorm(16, rngs=nnx.Rngs(0)),
-              lambda: jnnx.LayerNormAct(16, activation="selu", rngs=nnx.Rngs(0))),
+    "layer": (lambda: nnx.LayerNorm(16, use_fast_variance=False, rngs=nnx.Rngs(0)),
+              lambda: jnnx.LayerNormAct(16, use_fast_variance=False, activation="selu",
+                                        rngs=nnx.Rngs(0))),
     "group": (lambda: nnx.GroupNorm(16, num_groups=4, rngs=nnx.Rngs(0)),
               lambda: jnnx.GroupNormAct(16, num_groups=4, activation="selu", rngs=nnx.Rngs(0))),
 }
