@@ -4,12 +4,16 @@ Per backend and dtype: jelu's default train-step temporary memory against jax.nn
 range over the networks of ``benchmarks/architectures.py`` (``backends.json``, written by
 ``make bench-backends`` and ``make bench-backends-tpu``; ``gpu.json``, written on a GPU by
 ``benchmarks/gpu_check.sh``), and on the GPU that ran them the step time against jax.nn's.
+``--docs`` prints docs/memory.md's tables instead: per backend and jax release, each network's
+memory as a multiple of the same network with no activation.
 
-    python benchmarks/headline.py
+    python benchmarks/headline.py           # the README's table
+    python benchmarks/headline.py --docs    # docs/memory.md's tables
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 
@@ -46,7 +50,54 @@ def rows() -> list[dict]:
   return out
 
 
-def main() -> None:
+# docs/memory.md: (JSON, target, title); the target None is a file with one backend.
+PAGES = (
+    ("backends.json", "cpu", "XLA:CPU (AMD EPYC, 2 cores), jax {jax}"),
+    ("results-newest.json", None, "XLA:CPU (AMD EPYC, 2 cores), jax {jax}"),
+    ("backends.json", "h100", "NVIDIA H100, compiled, jax {jax}"),
+    ("backends-newest.json", "h100", "NVIDIA H100, compiled, jax {jax}"),
+    ("gpu.json", None, "{device}, run, jax {jax}: memory / step time"),
+    ("backends.json", "tpu-v5e", "TPU v5e, compiled, jax {jax}"),
+)
+COLUMNS = (("jelu.elu", "jelu"), ("jelu.elu input", 'jelu "input"'), ("jax.nn.elu", "jax.nn.elu"),
+           ("jax.nn.relu", "ReLU"))
+
+
+def docs_tables() -> str:
+  """Per backend, each network's step memory over the same network's with no activation."""
+  out = []
+  for name, target, title in PAGES:
+    data = json.loads((HERE / name).read_text())
+    rows = data.get("rows") or data["architectures"]
+    cells = {(r.get("dtype", "float32"), r["architecture"], r["activation"]): r
+             for r in rows if r.get("target") == target}
+    dtypes = [d for d in ("float32", "bfloat16") if any(key[0] == d for key in cells)]
+    archs = list(dict.fromkeys(arch for _, arch, _ in cells))
+    out.append(f"**{title.format(**data['machine'])}**\n")
+    head = [f"{d}: {label}" if i == 0 else label
+            for d in dtypes for i, (_, label) in enumerate(COLUMNS)]
+    out.append("| network | " + " | ".join(head) + " |")
+    out.append("|---" * (len(head) + 1) + "|")
+    for arch in archs:
+      row = []
+      for dtype in dtypes:
+        for act, _ in COLUMNS:
+          r = cells[dtype, arch, act]
+          cell = f"{r['temp_vs_identity']:.2f}"
+          if "step_vs_identity" in r:
+            cell += f" / {r['step_vs_identity']:.2f}"
+          row.append(cell)
+      out.append(f"| {arch} | " + " | ".join(row) + " |")
+    out.append("")
+  return "\n".join(out).strip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--docs", action="store_true", help="docs/memory.md's tables instead")
+  if parser.parse_args(argv).docs:
+    print(docs_tables(), end="")
+    return
   print("| backend | dtype | step memory vs jax.nn | step time vs jax.nn | jax |")
   print("|---|---|---|---|---|")
   for r in rows():

@@ -4,7 +4,8 @@ Memory: the train step of a Conv -> norm -> activation stack (4 x Conv 3x3, chan
 128, 128, on [batch, 32, 32, 3]; ``--norm`` BatchNorm, GroupNorm(32) or LayerNorm), XLA's
 temp memory against the same stack with flax's norm and no activation, with flax's norm then
 ``jax.nn.elu`` or ``jelu.elu``, and the fused module with either residual. Compiled for this
-CPU and, with ``--targets h100`` in make bench-backends' venv, for an H100 (no GPU needed).
+CPU and, with ``--targets h100 tpu-v5e`` in make bench-backends' venv, for an H100 and a TPU
+v5e (no GPU or TPU needed).
 
 Accuracy: the gradients of ``jelu.norm_act`` (x, scale, bias) against a float64 reference, by
 the norm's scale and bias (the bias moves the activation's input toward saturation), float32
@@ -20,6 +21,8 @@ computes on the CPU; asserts nothing. ``--disable NAME`` compiles without a meas
         benchmarks/norm_act-newest-h100.json
     JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 .venv-backends/bin/python \\
         benchmarks/norm_act.py --targets cpu h100 --json out/norm_act.json
+    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/norm_act.py --targets tpu-v5e \
+        --json benchmarks/norm_act-tpu.json
 """
 
 from __future__ import annotations
@@ -178,7 +181,7 @@ def tables(memory: list[dict], accuracy: list[dict]) -> str:
   return "\n".join(out) + "\n"
 
 
-_TARGET_LABELS = {"cpu": "XLA:CPU", "h100": "H100, compiled"}
+_TARGET_LABELS = {"cpu": "XLA:CPU", "h100": "H100, compiled", "tpu-v5e": "TPU v5e, compiled"}
 
 
 def docs_table(paths: list[str]) -> str:
@@ -202,7 +205,7 @@ def docs_table(paths: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--targets", nargs="+", default=["cpu"], choices=["cpu", "h100"])
+  parser.add_argument("--targets", nargs="+", default=["cpu"], choices=list(_TARGET_LABELS))
   parser.add_argument("--batch", type=int, default=64)
   parser.add_argument("--json", default=str(HERE / "norm_act.json"))
   parser.add_argument("--disable", nargs="+", default=[], choices=jelu._xla.MEASURES,

@@ -406,17 +406,25 @@ def tables(results: dict) -> str:
           "", "Largest batch: the largest whose step needs at most 1 GiB of temporary memory "
           "(temp memory is affine in the batch; read from two compiled memory analyses). "
           '"input" is `residual="input"`.', ""]
-  for arch in dict.fromkeys(r["architecture"] for r in results["architectures"]):
-    rows = [r for r in results["architectures"] if r["architecture"] == arch]
-    out += [f"**{arch}**: {rows[0]['describe']}", "",
-            "| activation | temp MiB | vs no activation | vs jax.nn | vs relu | step ms | "
-            "time vs jax.nn | largest batch |", "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-      out.append(f"| {r['activation']} | {r['temp_bytes'] / 2**20:.1f} | "
-                 f"{r['temp_vs_identity']:.3f} | {_ratio(r, 'temp_vs_jax_nn')} | "
-                 f"{_ratio(r, 'temp_vs_relu')} | {_step_ms(r)} | "
-                 f"{_ratio(r, 'time_vs_jax_nn')} | {r['largest_batch']} |")
-    out.append("")
+  cells = {(r["architecture"], r["activation"]): r for r in results["architectures"]}
+  archs = list(dict.fromkeys(arch for arch, _ in cells))
+  acts = list(dict.fromkeys(act for _, act in cells))
+  out += [f"- **{arch}**: {cells[arch, acts[0]]['describe']}" for arch in archs]
+  for title, cell in (
+      ("Temp memory over the same network with no activation (\"none MiB\")",
+       lambda r: f"{r['temp_vs_identity']:.3f}"),
+      ("Step time in ms (over jax.nn's of the same function)",
+       lambda r: _step_ms(r) + (f" ({r['time_vs_jax_nn']:.2f})" if "time_vs_jax_nn" in r else "")),
+      ("Largest batch", lambda r: str(r["largest_batch"]))):
+    memory = title.startswith("Temp")
+    cols = [act for act in acts if not (memory and act == "identity")]
+    out += ["", title, "", "| network | " + " | ".join(["none MiB"] * memory + cols) + " |",
+            "|---" * (len(cols) + memory + 1) + "|"]
+    for arch in archs:
+      mib = [f"{cells[arch, 'identity']['temp_bytes'] / 2**20:.1f}"] * memory
+      out.append(f"| {arch} | " + " | ".join(mib + [cell(cells[arch, act]) if (arch, act) in cells
+                                                    else "" for act in cols]) + " |")
+  out.append("")
   if results.get("eager"):
     rows = results["eager"]
     out += ["### Eager calls: median time per call on float32 vectors of n values", "",

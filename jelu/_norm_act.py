@@ -39,6 +39,7 @@ from typing import cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
@@ -58,20 +59,36 @@ from jelu._checks import check_norm_act
 from jelu._xla import narrowed, summed_together
 
 
-def _statistics(xw: jax.Array, axes: tuple[int, ...], axis_name, fast_variance: bool
-                ) -> tuple[jax.Array, jax.Array]:
+def _pooled(v: jax.Array, axes: tuple[int, ...], groups: int | None, op=jnp.mean) -> jax.Array:
+  """``op`` (a mean or a sum) over ``axes``, kept; with ``groups``, the last axis is in
+  ``axes`` and is pooled within each of that many groups of channels, each channel getting
+  its group's value.
+
+  A group norm's arrays keep their shape: split into ``[..., groups, channels / groups]``,
+  a few channels per group would be the minor dimension, which XLA:TPU pads to 128 lanes.
+  """
+  if groups is None:
+    return op(v, axes, keepdims=True)
+  v = op(v, axes[:-1], keepdims=True)
+  *lead, channels = v.shape
+  v = op(v.reshape(*lead, groups, channels // groups), -1, keepdims=True)
+  return jnp.broadcast_to(v, (*lead, groups, channels // groups)).reshape(*lead, channels)
+
+
+def _statistics(xw: jax.Array, axes: tuple[int, ...], groups: int | None, axis_name,
+                fast_variance: bool) -> tuple[jax.Array, jax.Array]:
   """Mean and variance over ``axes`` (kept), as flax's norms compute them.
 
   ``fast_variance``: ``E[x^2] - E[x]^2`` from one pass (flax's default), else
   ``E[(x - E[x])^2]`` from a second pass over ``x``.
   """
-  mean = jnp.mean(xw, axes, keepdims=True)
+  mean = _pooled(xw, axes, groups)
   if not fast_variance:
     if axis_name is not None:
       mean = lax.pmean(mean, axis_name)
-    var = jnp.mean(jnp.square(xw - mean), axes, keepdims=True)
+    var = _pooled(jnp.square(xw - mean), axes, groups)
     return mean, var if axis_name is None else lax.pmean(var, axis_name)
-  mean2 = jnp.mean(xw * xw, axes, keepdims=True)
+  mean2 = _pooled(xw * xw, axes, groups)
   if axis_name is not None:
     mean, mean2 = lax.pmean((mean, mean2), axis_name)
   return mean, jnp.maximum(0.0, mean2 - mean * mean)
@@ -85,10 +102,10 @@ def _inverse(y: jax.Array, a: float, kind: str, dtype: jnp.dtype) -> jax.Array:
   return jnp.where(y > 0, y / _SCALE[kind], negative)
 
 
-def _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype, fast_variance):
+def _forward(x, scale, bias, a, axes, groups, epsilon, kind, axis_name, dtype, fast_variance):
   compute_dtype = jnp.promote_types(x.dtype, jnp.float32)
   xw = x.astype(compute_dtype)
-  mean, var = _statistics(xw, axes, axis_name, fast_variance)
+  mean, var = _statistics(xw, axes, groups, axis_name, fast_variance)
   rstd = lax.rsqrt(var + epsilon)
   # flax's order: (x - mean) * (rsqrt(var + eps) * scale) + bias.
   z = (xw - mean) * (rstd * scale.astype(compute_dtype)) + bias.astype(compute_dtype)
@@ -97,17 +114,18 @@ def _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype, fast_vari
   return y, mean, var, rstd
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7, 8, 9, 10))
-def _norm_act(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype, fast_variance):
-  y, mean, var, _ = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype,
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6, 7, 8, 9, 10, 11))
+def _norm_act(x, scale, bias, a, axes, groups, epsilon, kind, residual, axis_name, dtype,
+              fast_variance):
+  y, mean, var, _ = _forward(x, scale, bias, a, axes, groups, epsilon, kind, axis_name, dtype,
                              fast_variance)
   return y, mean, var
 
 
-def _norm_act_fwd(x, scale, bias, a, axes, epsilon, kind, residual, axis_name, dtype,
+def _norm_act_fwd(x, scale, bias, a, axes, groups, epsilon, kind, residual, axis_name, dtype,
                   fast_variance):
-  y, mean, var, rstd = _forward(x, scale, bias, a, axes, epsilon, kind, axis_name, dtype,
-                                fast_variance)
+  y, mean, var, rstd = _forward(x, scale, bias, a, axes, groups, epsilon, kind, axis_name,
+                                dtype, fast_variance)
   # An empty array of x's dtype stands in for the one not kept.
   if residual == "input":
     kept = (jnp.empty((0,), y.dtype), x)
@@ -129,7 +147,10 @@ def _dz_and_x_hat(kept, g, scale, bias, mean, rstd, a, kind, residual, count, ti
   sw, bw = scale.astype(compute_dtype), bias.astype(compute_dtype)
   gw = g.astype(compute_dtype)
   kept_dtype = kept.dtype
-  kept = (kept + 0 * g.reshape(-1)[tie]).astype(compute_dtype)
+  if g.size:
+    # Indexed in place: flattened, g would be a copy on XLA:TPU, whose layouts are tiled.
+    kept = kept + 0 * g[tuple(int(i) for i in np.unravel_index(tie % g.size, g.shape))]
+  kept = kept.astype(compute_dtype)
   if residual == "input":
     x_hat = (kept - mean) * rstd
     return gw * _slope_from_input(x_hat * sw + bw, a, kind), x_hat
@@ -142,13 +163,13 @@ def _dz_and_x_hat(kept, g, scale, bias, mean, rstd, a, kind, residual, count, ti
   return gw * _slope_from_output(kept, a, kind), jnp.clip(x_hat, -bound, bound)
 
 
-def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, fast_variance, res,
-                  cotangents):
+def _norm_act_bwd(a, axes, groups, epsilon, kind, residual, axis_name, dtype, fast_variance,
+                  res, cotangents):
   # The statistics' cotangents are ignored: norm_act returns them behind stop_gradient.
   g = cotangents[0]
   y, x, scale, bias, mean, rstd = res
   kept = x if residual == "input" else y
-  count = math.prod(kept.shape[ax] for ax in axes)
+  count = math.prod(kept.shape[ax] for ax in axes) // (groups or 1)
   if axis_name is not None:
     count = count * lax.psum(1, axis_name)
   args = (kept, g, scale, bias, mean, rstd, a, kind, residual, count)
@@ -161,13 +182,14 @@ def _norm_act_bwd(a, axes, epsilon, kind, residual, axis_name, dtype, fast_varia
   # norm), then small sums of those. A layer norm shares none: its params' sums are a pass
   # of their own, recomputing dz and x_hat rather than keeping them.
   shape = jnp.broadcast_shapes(jnp.shape(scale), jnp.shape(bias), (1,) * kept.ndim)
-  shared = tuple(ax for ax in axes if shape[ax] == 1)
+  # A group norm's channel axis is summed within groups, with the params' axes (_pooled).
+  shared = tuple(ax for ax in axes if shape[ax] == 1 and not (groups and ax == kept.ndim - 1))
   rest = tuple(ax for ax in axes if ax not in shared)
   if shared:
     partial = summed_together((dz, dz * x_hat), shared)
   else:
     partial = (dz, dz * x_hat)
-  sums = tuple(jnp.sum(s * sw, rest, keepdims=True) for s in partial)
+  sums = tuple(_pooled(s * sw, rest, groups, jnp.sum) for s in partial)
   if not shared:
     dz, x_hat = _dz_and_x_hat(*args, tie=1)
     partial = (dz, dz * x_hat)
@@ -190,7 +212,8 @@ _norm_act.defvjp(_norm_act_fwd, _norm_act_bwd)
 def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | None = None, *,
              axes: int | Sequence[int], activation: str = "elu", alpha: float = 1.0,
              epsilon: float = 1e-5, residual: str = "output", axis_name=None, dtype=None,
-             use_fast_variance: bool = True) -> tuple[jax.Array, jax.Array, jax.Array]:
+             use_fast_variance: bool = True, groups: int | None = None
+             ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Normalises ``x`` over ``axes``, applies ``scale`` and ``bias``, then an ELU-family activation.
 
   ``activation(scale * (x - mean) / sqrt(var + epsilon) + bias)`` in one
@@ -215,6 +238,9 @@ def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | Non
     use_fast_variance: as in flax's norms: ``E[x^2] - E[x]^2`` (default, one
       pass) or, with False, ``E[(x - E[x])^2]`` (two passes, more accurate
       where the mean is large against the spread).
+    groups: a group norm's number of groups: the last axis, which must be in
+      ``axes``, is split into that many groups of channels, each with its own
+      statistics.
 
   Returns:
     ``(y, mean, var)``; the statistics have ``x``'s shape with size 1 on
@@ -232,12 +258,15 @@ def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | Non
       raise ValueError(f"norm_act: {name} of shape {v.shape} does not broadcast to x's "
                        f"shape {x.shape}.")
   axes = tuple(sorted(ax % x.ndim for ax in ((axes,) if isinstance(axes, int) else axes)))
+  if groups is not None and (x.ndim - 1 not in axes or x.shape[-1] % groups):
+    raise ValueError(f"norm_act: groups={groups} needs the last axis in axes and a multiple "
+                     f"of {groups} channels; got axes {axes} and x of shape {x.shape}.")
   if dtype is None:
     dtype = jnp.result_type(x, scale, bias)
   a = float(_DEFAULT_SATURATION["selu"]) if activation == "selu" else float(alpha)
   y, mean, var = cast(tuple[jax.Array, jax.Array, jax.Array], _norm_act(
-      x, scale, bias, a, axes, float(epsilon), activation, residual, axis_name, jnp.dtype(dtype),
-      bool(use_fast_variance)))
+      x, scale, bias, a, axes, groups, float(epsilon), activation, residual, axis_name,
+      jnp.dtype(dtype), bool(use_fast_variance)))
   return y, lax.stop_gradient(mean), lax.stop_gradient(var)
 
 
@@ -272,13 +301,7 @@ def layer(x: jax.Array, scale, bias, *, features: tuple[int, ...], reduction: tu
   other axes and within each group. ``running``: ``(mean, var)`` of the features' shape,
   to normalise with (evaluation mode; then mean and var are returned as None).
   """
-  shape = x.shape
-  broadcast = [shape[i] if i in features else 1 for i in range(x.ndim)]
-  axes = reduction
-  if groups is not None:
-    x = x.reshape(*shape[:-1], groups, shape[-1] // groups)
-    broadcast = [*broadcast[:-1], groups, shape[-1] // groups]
-    axes = (*reduction[:-1], x.ndim - 1)
+  broadcast = [x.shape[i] if i in features else 1 for i in range(x.ndim)]
   scale = None if scale is None else jnp.reshape(scale, broadcast)
   bias = None if bias is None else jnp.reshape(bias, broadcast)
   if dtype is None:
@@ -287,8 +310,7 @@ def layer(x: jax.Array, scale, bias, *, features: tuple[int, ...], reduction: tu
     mean, var = (jnp.reshape(v, broadcast) for v in running)
     y = normalized_act(x, mean, var, scale, bias, epsilon=epsilon, activation=activation,
                        alpha=alpha, dtype=dtype, residual=residual)
-    return y.reshape(shape), None, None
-  y, mean, var = norm_act(x, scale, bias, axes=axes, activation=activation, alpha=alpha,
-                          epsilon=epsilon, residual=residual, axis_name=axis_name, dtype=dtype,
-                          use_fast_variance=use_fast_variance)
-  return y.reshape(shape), mean, var
+    return y, None, None
+  return norm_act(x, scale, bias, axes=reduction, activation=activation, alpha=alpha,
+                  epsilon=epsilon, residual=residual, axis_name=axis_name, dtype=dtype,
+                  use_fast_variance=use_fast_variance, groups=groups)

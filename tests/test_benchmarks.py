@@ -28,7 +28,7 @@ def test_benchmark_quick_run_writes_json_and_markdown(tmp_path):
   archs = {r["architecture"] for r in results["architectures"]}
   assert {"mlp-3d", "pre-ln", "cnn", "cnn-bn", "cnn-gn", "mixer"} <= archs
   assert all(r["largest_batch"] > 0 for r in results["architectures"])
-  assert "**cnn-bn**" in out_md.read_text()
+  assert "| cnn-bn |" in out_md.read_text()
   assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert {r["call"] for r in results["eager"]} >= {"elu(x)", "selu(x)", "celu(x, jnp alpha)"}
   assert "| `elu(x, 0.5)` | 128 |" in out_md.read_text()
@@ -119,19 +119,28 @@ def test_the_gpu_benchmark_measures_on_the_device_it_has_and_writes_its_part(tmp
 
 def test_the_headline_table_is_the_readmes(capsys):
   # benchmarks/headline.py makes the README's table from backends.json and gpu.json.
-  helpers.load_benchmark("headline").main()
+  helpers.load_benchmark("headline").main([])
   table = capsys.readouterr().out.strip()
   assert table.count("\n") == 9  # header, rule, CPU, H100, TPU and the GPU run, 2 dtypes each
   assert table in (ROOT / "README.md").read_text()
+
+
+def test_the_memory_pages_tables_are_the_benchmarks():
+  # docs/memory.md's tables are benchmarks/headline.py --docs of the JSON the benchmarks wrote.
+  tables = helpers.load_benchmark("headline").docs_tables()
+  assert tables.count("**") == 2 * 6  # CPU and H100 on two releases, the H200 run, the TPU
+  assert tables.count("| cnn-gn |") == 6
+  assert tables in (ROOT / "docs" / "memory.md").read_text()
 
 
 def test_the_norm_act_pages_tables_are_the_benchmarks():
   # docs/norm-act.md's memory tables are benchmarks/norm_act.py --docs of the JSON it wrote.
   bench = helpers.load_benchmark("norm_act")
   page = (ROOT / "docs" / "norm-act.md").read_text()
-  for names in (["norm_act.json"], ["norm_act-newest.json", "norm_act-newest-h100.json"]):
+  for names, backends in ((["norm_act.json", "norm_act-tpu.json"], 3),
+                          (["norm_act-newest.json", "norm_act-newest-h100.json"], 2)):
     table = bench.docs_table([str(ROOT / "benchmarks" / name) for name in names])
-    assert table.count("\n") == 2 + 12, table  # XLA:CPU and H100, 2 dtypes, 3 norms
+    assert table.count("\n") == 2 + 6 * backends, table  # 2 dtypes, 3 norms each
     assert table in page, names
 
 

@@ -244,12 +244,33 @@ def test_axis_name_averages_statistics_across_devices():
     np.testing.assert_allclose(grad_sharded, grad_whole, rtol=1e-4, atol=1e-5)
 
 
+def test_groups_normalise_each_group_of_channels():
+  # groups=4 on 16 channels: each group of 4 channels has its own statistics, as a group norm
+  # computed on the channel axis split into [4, 4] (plain jnp, differentiated by jax).
+  def reference(x):
+    split = x.reshape(*x.shape[:-1], 4, 4)
+    mean = split.mean((1, 2, 4), keepdims=True)
+    var = ((split - mean) ** 2).mean((1, 2, 4), keepdims=True)
+    z = ((split - mean) / jnp.sqrt(var + 1e-5)).reshape(x.shape)
+    return jnp.where(z > 0, z, jnp.expm1(jnp.minimum(z, 0)))
+
+  with jax.enable_x64(True):
+    want = np.asarray(reference(jnp.asarray(X, jnp.float64)))
+  got = jelu.norm_act(X, axes=(1, 2, 3), groups=4)[0]
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  grad = jax.grad(lambda x: jnp.sum(jelu.norm_act(x, axes=(1, 2, 3), groups=4)[0] * G))(X)
+  want_grad = jax.grad(lambda x: jnp.sum(reference(x) * G))(X)
+  np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("make, error, message", [
     (lambda: jelu.norm_act(X, axes=0, activation="relu"), ValueError, "activation must be"),
     (lambda: jelu.norm_act(X, axes=0, residual="both"), ValueError, "residual must be"),
     (lambda: jelu.norm_act(X, axes=0, alpha=-1.0), ValueError, "alpha must be"),
     (lambda: jelu.norm_act(X, np.ones(3), axes=0), ValueError, "does not broadcast"),
     (lambda: jelu.norm_act(np.ones(3, np.int32), axes=0), TypeError, "floating-point"),
+    (lambda: jelu.norm_act(X, axes=(1, 2), groups=4), ValueError, "needs the last axis"),
+    (lambda: jelu.norm_act(X, axes=(1, 2, 3), groups=5), ValueError, "a multiple of 5"),
     (lambda: jnn.GroupNormAct(num_groups=5).init(jax.random.key(0), X), ValueError,
      "do not split"),
     (lambda: jnn.GroupNormAct(num_groups=4, group_size=4).init(jax.random.key(0), X),
