@@ -244,7 +244,8 @@ def norm_act(x: ArrayLike, scale: ArrayLike | None = None, bias: ArrayLike | Non
 
   Returns:
     ``(y, mean, var)``; the statistics have ``x``'s shape with size 1 on
-    ``axes``, at least float32, behind ``stop_gradient`` (for running averages).
+    ``axes`` (with ``groups``, the last axis whole, each channel holding its
+    group's), at least float32, behind ``stop_gradient`` (for running averages).
   """
   check_norm_act("norm_act", activation, alpha, residual)
   x = jnp.asarray(x)

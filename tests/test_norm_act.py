@@ -261,6 +261,12 @@ def test_groups_normalise_each_group_of_channels():
   grad = jax.grad(lambda x: jnp.sum(jelu.norm_act(x, axes=(1, 2, 3), groups=4)[0] * G))(X)
   want_grad = jax.grad(lambda x: jnp.sum(reference(x) * G))(X)
   np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-5)
+  # The statistics in x's layout: each channel holds its group's.
+  mean = jelu.norm_act(X, axes=(1, 2, 3), groups=4)[1]
+  group_means = X.astype(np.float64).reshape(8, 5, 5, 4, 4).mean((1, 2, 4))
+  assert mean.shape == (8, 1, 1, 16)
+  np.testing.assert_allclose(mean.reshape(8, 4, 4), np.repeat(group_means[..., None], 4, -1),
+                             rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make, error, message", [
