@@ -21,7 +21,7 @@ computes on the CPU; asserts nothing. ``--disable NAME`` compiles without a meas
         benchmarks/norm_act-newest-h100.json
     JAX_PLATFORMS=cpu JAX_SKIP_CUDA_CONSTRAINTS_CHECK=1 .venv-backends/bin/python \\
         benchmarks/norm_act.py --targets cpu h100 --json out/norm_act.json
-    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/norm_act.py --targets tpu-v5e \
+    JAX_PLATFORMS=cpu .venv-backends/bin/python benchmarks/norm_act.py --targets tpu-v5e \\
         --json benchmarks/norm_act-tpu.json
 """
 
